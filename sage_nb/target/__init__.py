@@ -1,0 +1,18 @@
+"""What is being explained: a model, an SAE at one of its hook points, and how to measure features."""
+
+from sage_nb.target.hooks import HookPoint, UnknownHookError
+from sage_nb.target.models import EMBEDDED_MODELS, EmbeddedModelMissing, load_hf_model
+from sage_nb.target.saes import load_sae, shipped_saes
+from sage_nb.target.target import Target, load_target
+
+__all__ = [
+    "EMBEDDED_MODELS",
+    "EmbeddedModelMissing",
+    "HookPoint",
+    "Target",
+    "UnknownHookError",
+    "load_hf_model",
+    "load_sae",
+    "load_target",
+    "shipped_saes",
+]

@@ -1,0 +1,95 @@
+"""Loading SAEs: the one shipped in this package, a local SAELens directory, or a sae-lens release.
+
+Accepted specs:
+- a shipped name (``"smollm2-135m-l8-topk"``, see :func:`shipped_saes`);
+- a local directory holding ``cfg.json`` + ``sae_weights.safetensors`` (``SAE.save_model`` layout);
+- ``"sae-lens://release=gemma-scope-2b-pt-res-canonical;sae_id=layer_0/width_16k/canonical"``;
+- a tuple ``(release, sae_id)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from sae_lens import SAE
+
+from sage_nb.target.hooks import HookPoint
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "saes"
+
+
+@dataclass(frozen=True)
+class SAESource:
+    """Where an SAE came from, as a short label and (for releases) the release and id."""
+
+    label: str
+    release: str | None = None
+    sae_id: str | None = None
+    path: Path | None = None
+
+
+def shipped_saes() -> list[str]:
+    """Names of the SAEs that ship inside this package."""
+    return sorted(p.name for p in ASSETS.iterdir() if (p / "cfg.json").exists()) if ASSETS.exists() else []
+
+
+def parse_sae_spec(spec: str | Path | tuple[str, str]) -> SAESource:
+    """Turn a user's SAE spec into an :class:`SAESource` (raises ``ValueError`` for a malformed spec)."""
+    if isinstance(spec, tuple):
+        if len(spec) != 2:
+            raise ValueError("An SAE release spec is a (release, sae_id) pair")
+        return SAESource(f"{spec[0]}/{spec[1]}", release=spec[0], sae_id=spec[1])
+    text = str(spec)
+    if text.startswith("sae-lens://"):
+        parts = dict(p.split("=", 1) for p in text[len("sae-lens://") :].split(";") if "=" in p)
+        if "release" not in parts or "sae_id" not in parts:
+            raise ValueError(f"Malformed SAE spec {text!r}: expected 'sae-lens://release=...;sae_id=...'")
+        return SAESource(f"{parts['release']}/{parts['sae_id']}", release=parts["release"], sae_id=parts["sae_id"])
+    if (ASSETS / text / "cfg.json").exists():
+        return SAESource(text, path=ASSETS / text)
+    path = Path(text).expanduser()
+    if (path / "cfg.json").exists():
+        return SAESource(path.name, path=path)
+    shipped = shipped_saes()
+    hint = f" Shipped SAEs: {shipped}." if shipped else " No SAE ships in this install (run `sage-nb train-sae`)."
+    raise FileNotFoundError(
+        f"No SAE found for {text!r}: not a shipped name, a SAELens directory, or a sae-lens:// spec.{hint}"
+    )
+
+
+def load_sae(spec: str | Path | tuple[str, str], device: str | torch.device = "cpu") -> tuple[SAE, SAESource]:
+    """Load an SAE (float32 unless the config asks for bf16/fp16 on an accelerator) and say where it came from."""
+    source = parse_sae_spec(spec)
+    dtype = "float32" if torch.device(device).type == "cpu" else None
+    if source.path is not None:
+        sae = SAE.load_from_disk(str(source.path), device=str(device), **({"dtype": dtype} if dtype else {}))
+    else:
+        try:
+            sae = SAE.from_pretrained(source.release, source.sae_id, device=str(device))
+        except Exception as err:  # the hub is unreachable offline; say what to pre-download
+            raise OSError(
+                f"Could not load SAE {source.label}: {err}. Offline, download it once while online "
+                f"(SAE.from_pretrained({source.release!r}, {source.sae_id!r}) fills the HF cache) "
+                "or save it with sae.save_model(dir) and pass that directory."
+            ) from err
+        if isinstance(sae, tuple):  # older sae-lens returned (sae, cfg, sparsity)
+            sae = sae[0]
+        if dtype:
+            sae = sae.to(dtype=torch.float32)
+    sae.eval()
+    return sae, source
+
+
+def sae_hook(sae: SAE) -> HookPoint:
+    """The hook point an SAE was trained on, from its metadata (never assumed)."""
+    name = getattr(sae.cfg.metadata, "hook_name", None)
+    if not name:
+        raise ValueError("This SAE's config has no metadata.hook_name; cannot tell where it reads the model")
+    return HookPoint.parse(name)
+
+
+def sae_model_name(sae: SAE) -> str | None:
+    """The model an SAE was trained on, from its metadata (may be None)."""
+    return getattr(sae.cfg.metadata, "model_name", None)

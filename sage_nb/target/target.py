@@ -1,0 +1,218 @@
+"""A target: a language model plus an SAE that reads one of its hook points.
+
+``Target.activations`` is the one way every part of sage_nb measures a feature: it tokenises texts
+(BOS prepended and excluded from the result), runs the model only up to the hooked layer, encodes with
+the SAE, and masks padding and special tokens explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from sae_lens import SAE
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from sage_nb.config import DEFAULT_MODEL, DEFAULT_SAE
+from sage_nb.data.contexts import bos_id
+from sage_nb.data.records import TokenActivations
+from sage_nb.target.hooks import HookPoint, block, layout_of
+from sage_nb.target.models import load_hf_model
+from sage_nb.target.residuals import ResidualReader
+from sage_nb.target.saes import SAESource, load_sae, sae_hook, sae_model_name
+
+#: Longest text (in tokens) measured without ``truncate=True``.
+MAX_TEXT_TOKENS = 1024
+
+
+@dataclass
+class EncodedBatch:
+    """Feature activations for a batch: ``acts [batch, seq, n_features]`` and which positions are real tokens."""
+
+    input_ids: torch.Tensor  # [batch, seq] including BOS at position 0
+    mask: torch.Tensor  # [batch, seq] True for real, non-special tokens
+    acts: torch.Tensor  # [batch, seq, n_features], zero where mask is False
+
+
+class Target:
+    """A model and an SAE at one hook point. Build it with :func:`load_target`."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        sae: SAE,
+        *,
+        model_name: str,
+        sae_source: SAESource,
+        hook: HookPoint | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.sae = sae
+        self.model_name = model_name
+        self.sae_source = sae_source
+        self.hook = hook or sae_hook(sae)
+        self.layout = layout_of(model)
+        block(model, self.layout, self.hook.layer)
+        d_model = model.config.hidden_size
+        if sae.cfg.d_in != d_model:
+            raise ValueError(
+                f"SAE/model dimension mismatch: the SAE reads d_in={sae.cfg.d_in} but {model_name} has "
+                f"hidden size {d_model}. Is this SAE trained on a different model ({sae_model_name(sae)})?"
+            )
+        self.reader = ResidualReader(model, tokenizer, self.hook)
+        self._bos = bos_id(tokenizer)
+        self._special = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+
+    # -- facts -------------------------------------------------------------------------------------------
+    @property
+    def d_sae(self) -> int:
+        return int(self.sae.cfg.d_sae)
+
+    @property
+    def layer(self) -> int:
+        return self.hook.layer
+
+    @property
+    def device(self) -> torch.device:
+        return self.reader.device
+
+    def __repr__(self) -> str:
+        return (
+            f"Target(model={self.model_name!r}, sae={self.sae_source.label!r}, hook={self.hook.name!r}, "
+            f"d_sae={self.d_sae})"
+        )
+
+    def check_features(self, features: int | Sequence[int]) -> list[int]:
+        """Validate feature indices; raise ``IndexError`` naming the valid range for a bad one."""
+        items = [features] if isinstance(features, int) else list(features)
+        if not items:
+            raise ValueError("No feature index given")
+        for f in items:
+            if not isinstance(f, int) or isinstance(f, bool) or not 0 <= f < self.d_sae:
+                raise IndexError(f"Unknown feature {f!r}: this SAE has {self.d_sae} features (0..{self.d_sae - 1})")
+        return items
+
+    # -- tokenisation ------------------------------------------------------------------------------------
+    def tokenize(self, texts: Sequence[str], truncate: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids ``[batch, seq]`` (BOS first, right-padded) and the attention mask."""
+        if isinstance(texts, str):
+            texts = [texts]
+        if not texts:
+            raise ValueError("No text given")
+        rows = []
+        for text in texts:
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError("Cannot measure an empty text")
+            ids = self.tokenizer(text, add_special_tokens=False).input_ids
+            if len(ids) > MAX_TEXT_TOKENS:
+                if not truncate:
+                    raise ValueError(
+                        f"Text has {len(ids)} tokens, more than {MAX_TEXT_TOKENS}; shorten it or pass truncate=True"
+                    )
+                ids = ids[:MAX_TEXT_TOKENS]
+            rows.append([self._bos, *ids])
+        width = max(map(len, rows))
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self._bos
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            input_ids[i, : len(row)] = torch.tensor(row)
+            mask[i, : len(row)] = 1
+        return input_ids, mask
+
+    # -- measuring ---------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, features: Sequence[int] | None = None
+    ) -> EncodedBatch:
+        """SAE activations for token ids (BOS at position 0). Padding, BOS and special tokens read as 0."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        resid = self.reader.read(input_ids, attention_mask)
+        sae_dtype = self.sae.W_enc.dtype
+        acts = self.sae.encode(resid.to(sae_dtype)).float()
+        if features is not None:
+            acts = acts[..., list(features)]
+        mask = attention_mask.bool().to(acts.device) & ~torch.isin(
+            input_ids.to(acts.device), self._special.to(acts.device)
+        )
+        mask[:, 0] = False
+        acts = acts * mask.unsqueeze(-1)
+        return EncodedBatch(input_ids, mask.cpu(), acts.cpu())
+
+    def activations(
+        self, texts: str | Sequence[str], feature: int, *, truncate: bool = False, batch_size: int = 16
+    ) -> list[TokenActivations]:
+        """Per-token activations of one feature on each text (BOS left out).
+
+        >>> target.activations(["Monday morning", "x = 1"], feature=12)  # doctest: +SKIP
+        """
+        (feature,) = self.check_features(feature)
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        out: list[TokenActivations] = []
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            ids, mask = self.tokenize(chunk, truncate=truncate)
+            enc = self.encode(ids, mask, features=[feature])
+            for i, text in enumerate(chunk):
+                n = int(mask[i].sum())
+                row = ids[i, 1:n].tolist()
+                out.append(TokenActivations(text, self.token_strings(row), enc.acts[i, 1:n, 0].tolist()))
+        return out
+
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
+        """Each token id as the text it stands for (so that joining them gives the text back)."""
+        return [self.tokenizer.decode([i]) for i in ids]
+
+    # -- the decoder side --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def output_logit_weights(self, feature: int) -> torch.Tensor:
+        """How the feature's decoder direction moves each output logit (direct path, final norm's gain included)."""
+        (feature,) = self.check_features(feature)
+        direction = self.sae.W_dec[feature].float()
+        norm = getattr(getattr(self.model, "model", None), "norm", None)
+        if norm is not None and getattr(norm, "weight", None) is not None:
+            gain = norm.weight.float()
+            # Gemma-style RMSNorm stores weight - 1
+            direction = direction * (1 + gain if self.model.config.model_type.startswith("gemma") else gain)
+        unembed = self.model.get_output_embeddings().weight.float()
+        return unembed @ direction.to(unembed.device)
+
+    def top_output_tokens(self, feature: int, k: int = 10) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """The ``k`` output tokens the feature promotes most and suppresses most, with their logit weights."""
+        weights = self.output_logit_weights(feature)
+        up = torch.topk(weights, k)
+        down = torch.topk(-weights, k)
+        promoted = [(self.tokenizer.decode([int(i)]), float(v)) for v, i in zip(up.values, up.indices, strict=True)]
+        suppressed = [
+            (self.tokenizer.decode([int(i)]), -float(v)) for v, i in zip(down.values, down.indices, strict=True)
+        ]
+        return promoted, suppressed
+
+
+def load_target(
+    model: str | None = None,
+    sae: str | tuple[str, str] | None = None,
+    device: str = "cpu",
+    dtype: torch.dtype | None = None,
+) -> Target:
+    """Load a model and an SAE into a :class:`Target`.
+
+    With no arguments: the embedded SmolLM2-135M-Instruct and the SAE that ships with sage_nb.
+    ``sae`` may be a shipped name, a SAELens directory, ``"sae-lens://release=...;sae_id=..."`` or
+    ``(release, sae_id)``; the model defaults to the SAE's ``metadata.model_name``.
+
+    >>> target = load_target()  # doctest: +SKIP
+    >>> target = load_target(sae=("gpt2-small-res-jb", "blocks.8.hook_resid_pre"), device="cuda")  # doctest: +SKIP
+    """
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(
+            "device='cuda' was asked for but torch sees no CUDA GPU (torch.cuda.is_available() is False)"
+        )
+    loaded_sae, source = load_sae(sae or DEFAULT_SAE, device=device)
+    model_name = model or sae_model_name(loaded_sae) or DEFAULT_MODEL
+    hf_model, tokenizer = load_hf_model(model_name, device=device, dtype=dtype)
+    return Target(hf_model, tokenizer, loaded_sae, model_name=model_name, sae_source=source)

