@@ -87,7 +87,7 @@ class Target:
 
     def check_features(self, features: int | Sequence[int]) -> list[int]:
         """Validate feature indices; raise ``IndexError`` naming the valid range for a bad one."""
-        items = [features] if isinstance(features, int) else list(features)
+        items = list(features) if isinstance(features, list | tuple | range) else [features]
         if not items:
             raise ValueError("No feature index given")
         for f in items:

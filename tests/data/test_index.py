@@ -21,10 +21,12 @@ def test_top_contexts_match_a_brute_force_ranking(small_index, brute):
         assert torch.allclose(small_index.top_acts[0, f].float(), brute[ctx, :, f], atol=1e-2, rtol=1e-3)
 
 
-def test_density_and_histogram_count_every_firing(small_index, brute, small_contexts):
+def test_density_and_histogram_count_every_firing(target, small_index, brute, small_contexts):
     fires = (brute > 0).sum(dim=(0, 1))
     assert torch.equal(small_index.fire_counts, fires)
-    assert small_index.n_tokens == small_contexts.size - len(small_contexts)  # BOS excluded
+    body = torch.as_tensor(small_contexts[:, 1:])  # BOS excluded, special tokens (document separators) too
+    special = torch.tensor(target.tokenizer.all_special_ids)
+    assert small_index.n_tokens == int((~torch.isin(body, special)).sum())
     in_range = ((brute > 0) & (brute >= HIST_EDGES[0])).sum(dim=(0, 1))
     assert (small_index.hist_counts.sum(dim=1) >= in_range).all()
     assert torch.equal(small_index.hist_counts.sum(dim=1), fires)

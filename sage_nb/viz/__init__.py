@@ -1,0 +1,36 @@
+"""Notebook views of tokens and features (circuitsvis offline, bundle sent once per kernel session)."""
+
+from sage_nb.viz.feature_view import FeatureView, feature_view
+from sage_nb.viz.plots import histogram_svg
+from sage_nb.viz.tokens import (
+    MultiTokenView,
+    TokensTable,
+    TokenView,
+    bundle_sent,
+    load_circuitsvis,
+    multi_token_view,
+    render_mode,
+    reset_bundle,
+    set_render_mode,
+    static_tokens_html,
+    token_view,
+    tokens_table,
+)
+
+__all__ = [
+    "FeatureView",
+    "MultiTokenView",
+    "TokenView",
+    "TokensTable",
+    "bundle_sent",
+    "feature_view",
+    "histogram_svg",
+    "load_circuitsvis",
+    "multi_token_view",
+    "render_mode",
+    "reset_bundle",
+    "set_render_mode",
+    "static_tokens_html",
+    "token_view",
+    "tokens_table",
+]

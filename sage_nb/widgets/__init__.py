@@ -1,0 +1,5 @@
+"""Interactive notebook widgets (their logic lives in pure, tested functions)."""
+
+from sage_nb.widgets.probe import ProbeWidget, probe_html
+
+__all__ = ["ProbeWidget", "probe_html"]
