@@ -54,6 +54,18 @@ class FeatureIndex:
         """Features that fired at least once in the mined corpus."""
         return torch.nonzero(self.fire_counts > 0).flatten().tolist()
 
+    def to_frame(self):
+        """One row per feature: ``max_activation``, ``density``, ``fires`` (a pandas DataFrame)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "max_activation": self.top_values[0].numpy(),
+                "density": self.density().numpy(),
+                "fires": self.fire_counts.numpy(),
+            }
+        ).rename_axis("feature")
+
     def _check(self, feature: int) -> None:
         if not isinstance(feature, int) or not 0 <= feature < self.d_sae:
             raise IndexError(f"Unknown feature {feature!r}: this index covers features 0..{self.d_sae - 1}")

@@ -163,6 +163,10 @@ class Target:
                 out.append(TokenActivations(text, self.token_strings(row), enc.acts[i, 1:n, 0].tolist()))
         return out
 
+    def measure(self, text: str, feature: int) -> TokenActivations:
+        """One text, one feature: the probe widget's measuring function."""
+        return self.activations(text, feature)[0]
+
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         """Each token id as the text it stands for (so that joining them gives the text back)."""
         return [self.tokenizer.decode([i]) for i in ids]

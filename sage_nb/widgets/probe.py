@@ -116,3 +116,9 @@ class ProbeWidget(widgets.VBox):
 
     def __repr__(self) -> str:
         return f"ProbeWidget(feature {self.feature_box.value}, {len(self.text_box.value)} chars)"
+
+
+def probe_widget(target, feature: int, max_value: float | None = None, text: str = "") -> ProbeWidget:
+    """A :class:`ProbeWidget` that measures with ``target`` (a :class:`sage_nb.Target`)."""
+    target.check_features(feature)
+    return ProbeWidget(target.measure, feature, max_value=max_value, text=text)

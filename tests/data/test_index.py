@@ -65,3 +65,10 @@ def test_index_round_trips_through_disk(small_index, tmp_path):
     assert torch.equal(loaded.top_values, small_index.top_values)
     assert (loaded.contexts == small_index.contexts).all()
     assert loaded.meta == small_index.meta
+
+
+def test_to_frame_has_one_row_per_feature(small_index):
+    frame = small_index.to_frame()
+    assert len(frame) == small_index.d_sae
+    assert (frame["fires"] > 0).sum() == len(small_index.live_features())
+    assert frame["density"].between(0, 1).all()

@@ -25,3 +25,20 @@ def test_embedded_model_is_cached_dequantised(target):
 def test_unknown_model_name_is_a_clear_error():
     with pytest.raises(OSError, match="Could not load model 'no/such-model-anywhere'"):
         load_hf_model("no/such-model-anywhere")
+
+
+@pytest.mark.slow
+def test_second_embedded_model_gemma3_loads_and_reads_a_hook():
+    import torch
+
+    from sage_nb.target.hooks import HookPoint
+    from sage_nb.target.residuals import ResidualReader
+
+    model, tok = load_hf_model("gemma3-270m")
+    assert model.config.hidden_size == 640
+    reader = ResidualReader(model, tok, HookPoint(6, "resid_post"))
+    ids = tok("The capital of France is", return_tensors="pt").input_ids
+    acts = reader.read(ids)
+    with torch.no_grad():
+        hidden = model(ids, output_hidden_states=True).hidden_states[7]
+    assert torch.allclose(acts, hidden.float(), atol=1e-4)
