@@ -1,0 +1,313 @@
+"""OpenAI and OpenAI-compatible chat servers through the ``openai`` client.
+
+The API key comes from an environment variable: ``OPENAI_API_KEY`` for OpenAI, ``SAGE_NB_LLM_API_KEY`` for any other
+server (so an OpenAI key never travels elsewhere; no key is sent when it is unset), or ``api_key_env=``. It is handed
+to the client only and scrubbed from everything we log, store or raise. Base URLs of common servers (all speak
+``/v1/chat/completions``; use ``make_llm("openai-compatible:MODEL@URL")``):
+
+==============================  ========================================================  =============================
+server                          base_url                                                  key variable
+==============================  ========================================================  =============================
+OpenAI (``openai:MODEL``)       (default) https://api.openai.com/v1                       OPENAI_API_KEY
+vLLM (``vllm serve M``)         http://127.0.0.1:8000/v1                                  SAGE_NB_LLM_API_KEY, optional
+Ollama                          http://127.0.0.1:11434/v1                                 SAGE_NB_LLM_API_KEY, optional
+llama.cpp ``llama-server``      http://127.0.0.1:8080/v1                                  SAGE_NB_LLM_API_KEY, optional
+LM Studio                       http://127.0.0.1:1234/v1                                  SAGE_NB_LLM_API_KEY, optional
+``transformers serve [MODEL]``  http://127.0.0.1:8000/v1 (model: the served path)         none
+Claude (``anthropic:MODEL``)    https://api.anthropic.com/v1/                             ANTHROPIC_API_KEY
+Gemini (``gemini:MODEL``)       https://generativelanguage.googleapis.com/v1beta/openai/  GEMINI_API_KEY
+==============================  ========================================================  =============================
+
+Structured output: ``structured="json_schema"`` sends the role's schema as a (strict) ``json_schema``
+``response_format``; ``"json_object"`` asks for JSON mode; ``"none"`` sends neither. ``"auto"`` (the default) starts
+with ``json_schema`` and steps down once per HTTP 400/422 that mentions the response format or schema. Whatever the
+mode, the reply is validated with pydantic; a failure gets one repair turn that shows the error, then an
+``ok=False`` result. Unless OpenAI itself enforces the schema, it is also described in the system message
+(``schema_in_prompt=None``; True/False force it), because servers differ: vLLM, llama.cpp, LM Studio, Ollama and
+Gemini document ``json_schema`` support, while Claude's compat layer documents that it ignores ``response_format``
+(neither checked here).
+
+Checked here against ``transformers serve`` 5.23 (tests/llm/test_transformers_serve.py): chat completions with
+usage, ``max_tokens``, ``seed`` and concurrent clients work; ``response_format`` and ``logprobs``/``top_logprobs``
+are accepted but ignored (results carry a note when logprobs are missing); ``temperature`` alone does not turn
+sampling on (pass ``extra_body={"generation_config": json.dumps({"do_sample": True, "temperature": T})}``); ``GET
+/v1/models`` fails with HTTP 500 when no Hugging Face cache folder exists. Serve the embedded model with
+``transformers serve ~/.cache/sage_nb/models/smollm2-135m-instruct`` and use that path as the model name.
+
+Transient failures (timeouts, refused or dropped connections, HTTP 408/409/425/429/5xx) are retried per
+:class:`~sage_nb.llm.retry.RetryPolicy`, then raise :class:`~sage_nb.llm.errors.LLMUnavailable`; other HTTP errors
+raise :class:`~sage_nb.llm.errors.LLMRequestError`. An answer that is not a chat completion (broken JSON, an HTML
+error page with status 200, missing choices) becomes an ``ok=False`` result with ``error_kind="malformed_response"``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import openai
+from pydantic import BaseModel
+
+from sage_nb.llm.base import (
+    LLMBackend,
+    LLMRequest,
+    Message,
+    Reply,
+    TokenLogprob,
+    clean_text,
+    with_schema_instruction,
+)
+from sage_nb.llm.errors import LLMRequestError, redact, register_secret
+from sage_nb.llm.parsing import json_schema
+from sage_nb.llm.retry import RetryPolicy, Transient, call_with_retry
+from sage_nb.llm.usage import Usage, UsageTracker
+
+STRUCTURED_MODES = ("json_schema", "json_object", "none")
+#: Key variable for OpenAI itself.
+OPENAI_KEY_ENV = "OPENAI_API_KEY"
+#: Key variable for other servers (never OPENAI_API_KEY, so that an OpenAI key does not travel to them).
+COMPATIBLE_KEY_ENV = "SAGE_NB_LLM_API_KEY"
+#: Placeholder key for servers that need none (the client insists on some value).
+NO_KEY = "not-needed"
+_RETRY_STATUS = frozenset({408, 409, 425, 429})
+# OpenAI reasoning models accept only the default temperature.
+_FIXED_TEMPERATURE_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+_MAX_RAW_CHARS = 4000
+
+
+def _classify(err: BaseException) -> Transient | None:
+    """Which client errors are worth retrying."""
+    if isinstance(err, openai.APITimeoutError):
+        return Transient("timeout")
+    if isinstance(err, openai.APIConnectionError):
+        cause = err.__cause__ or err.__context__
+        return Transient(f"connection error ({type(cause).__name__ if cause else 'no detail'})")
+    if isinstance(err, openai.APIStatusError):
+        status = err.status_code
+        if status in _RETRY_STATUS or status >= 500:
+            return Transient(f"HTTP {status}", _retry_after(err.response.headers.get("retry-after")))
+    return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _usage(body: Mapping[str, Any]) -> Usage:
+    usage = body.get("usage")
+    if not isinstance(usage, Mapping):
+        return Usage()
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
+    return Usage(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")), _count(cached))
+
+
+def _logprobs(choice: Mapping[str, Any]) -> list[TokenLogprob] | None:
+    block = choice.get("logprobs")
+    if not isinstance(block, Mapping) or not isinstance(block.get("content"), list):
+        return None
+    out = []
+    for item in block["content"]:
+        top = tuple((str(t["token"]), float(t["logprob"])) for t in item.get("top_logprobs") or [])
+        out.append(TokenLogprob(str(item["token"]), float(item["logprob"]), top))
+    return out
+
+
+def _content_text(message: Mapping[str, Any]) -> tuple[str, list[str]]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content, []
+    if isinstance(content, list):  # content parts
+        texts = [p.get("text", "") for p in content if isinstance(p, Mapping) and isinstance(p.get("text"), str)]
+        return "".join(texts), []
+    if content is None:
+        refusal = message.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            return refusal, ["the model refused"]
+        return "", []
+    return json.dumps(content), ["the server sent non-text content"]
+
+
+def reply_from_body(body_text: str, want_logprobs: bool) -> Reply:
+    """Build a :class:`Reply` from the raw HTTP body of a chat completion; never raises."""
+    try:
+        body = json.loads(body_text)
+        choices = body.get("choices") if isinstance(body, Mapping) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
+            raise ValueError("no choices in the answer")
+        choice = choices[0]
+        message = choice.get("message")
+        if not isinstance(message, Mapping):
+            raise ValueError("the choice has no message")
+        text, notes = _content_text(message)
+        usage = _usage(body)
+        if not isinstance(body.get("usage"), Mapping):
+            notes.append("the server reported no token usage")
+        logprobs = _logprobs(choice)
+        if want_logprobs and logprobs is None:
+            notes.append("logprobs were requested but the server returned none")
+        finish = choice.get("finish_reason")
+        return Reply(
+            text=redact(clean_text(text)),
+            usage=usage,
+            finish_reason=finish if isinstance(finish, str) else None,
+            logprobs=logprobs,
+            notes=notes,
+        )
+    except Exception as err:
+        return Reply(
+            text=redact(clean_text(body_text[:_MAX_RAW_CHARS])),
+            malformed=f"the server's answer is not a chat completion ({type(err).__name__}: {redact(str(err))[:200]})",
+        )
+
+
+def strict_response_format(schema: type[BaseModel]) -> dict[str, Any]:
+    """The ``json_schema`` response format that OpenAI's own ``parse()`` helper would send."""
+    try:
+        from openai.lib._parsing._completions import type_to_response_format_param
+
+        return dict(type_to_response_format_param(schema))
+    except Exception:  # the helper is private; fall back to the plain schema
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": schema.__name__, "schema": json_schema(schema), "strict": False},
+        }
+
+
+class OpenAIBackend(LLMBackend):
+    """Chat completions from OpenAI or any OpenAI-compatible server."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key_env: str | None = None,
+        require_key: bool | None = None,
+        structured: str = "auto",
+        schema_in_prompt: bool | None = None,
+        retry: RetryPolicy | None = None,
+        default_max_tokens: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        tracker: UsageTracker | None = None,
+        recorder: Any | None = None,
+        max_workers: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(model, tracker=tracker, recorder=recorder, max_workers=max_workers)
+        if structured != "auto" and structured not in STRUCTURED_MODES:
+            raise ValueError(f"structured must be 'auto' or one of {STRUCTURED_MODES}, got {structured!r}")
+        official = base_url is None
+        self.name = name or ("openai" if official else "openai-compatible")
+        self.base_url = base_url
+        self.api_key_env = api_key_env or (OPENAI_KEY_ENV if official else COMPATIBLE_KEY_ENV)
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            if official if require_key is None else require_key:
+                raise LLMRequestError(f"{self.name} needs an API key in the environment variable {self.api_key_env}")
+            key = NO_KEY
+        register_secret(key)
+        self.retry = retry or RetryPolicy()
+        self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=self.retry.timeout_s, max_retries=0)
+        self._ladder = list(STRUCTURED_MODES) if structured == "auto" else [structured]
+        self._mode_index = 0
+        # None: describe the schema in the prompt unless OpenAI itself enforces it (json_schema mode).
+        self.schema_in_prompt_setting = schema_in_prompt
+        self.schema_in_prompt = False  # the base class's rendering; _request_kwargs decides per mode
+        self._official = official
+        self.default_max_tokens = default_max_tokens
+        self.extra_body = dict(extra_body or {})
+        self._max_tokens_param = "max_completion_tokens" if official else "max_tokens"
+        self._fixed_temperature = official and model.startswith(_FIXED_TEMPERATURE_PREFIXES)
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return (
+            f"OpenAIBackend(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r}, "
+            f"structured={self.structured!r}, key_from={self.api_key_env!r})"
+        )
+
+    @property
+    def structured(self) -> str:
+        """The structured-output mode now in use."""
+        return self._ladder[self._mode_index]
+
+    def _request_kwargs(self, messages: list[Message], request: LLMRequest[Any], mode: str) -> dict[str, Any]:
+        describe = self.schema_in_prompt_setting
+        if describe is None:
+            describe = not (self._official and mode == "json_schema")
+        if describe:
+            messages = with_schema_instruction(messages, request.schema)
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages}
+        if mode == "json_schema":
+            kwargs["response_format"] = strict_response_format(request.schema)
+        elif mode == "json_object":
+            kwargs["response_format"] = {"type": "json_object"}
+        if request.temperature is not None and not self._fixed_temperature:
+            kwargs["temperature"] = request.temperature
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        max_tokens = request.max_tokens if request.max_tokens is not None else self.default_max_tokens
+        if max_tokens is not None:
+            kwargs[self._max_tokens_param] = max_tokens
+        if request.logprobs:
+            kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = request.logprobs
+        if self.extra_body:
+            kwargs["extra_body"] = self.extra_body
+        return kwargs
+
+    def _step_down(self, mode: str) -> bool:
+        """Use the next structured-output mode after ``mode`` was rejected; False when none is left."""
+        with self._lock:
+            if self.structured != mode:  # another thread already stepped down
+                return True
+            if self._mode_index + 1 >= len(self._ladder):
+                return False
+            self._mode_index += 1
+            return True
+
+    def _turn(self, messages: list[Message], request: LLMRequest[Any]) -> Reply:
+        while True:
+            mode = self.structured
+            kwargs = self._request_kwargs(messages, request, mode)
+            create = self._client.chat.completions.with_raw_response.create
+            try:
+                raw = call_with_retry(
+                    lambda create=create, kwargs=kwargs: create(**kwargs),
+                    self.retry,
+                    _classify,
+                    what=f"{self.name} call to {self.model}",
+                    sleep=self._sleep,
+                )
+            except openai.APIStatusError as err:
+                status, detail = err.status_code, redact(str(err))[:500]
+                about_format = any(w in detail.lower() for w in ("response_format", "json", "schema", "format"))
+                if status in (400, 422) and mode != "none" and about_format and self._step_down(mode):
+                    continue
+                raise LLMRequestError(
+                    f"{self.name} rejected the request to {self.model} (HTTP {status}): {detail}"
+                ) from None
+            except openai.OpenAIError as err:
+                raise LLMRequestError(
+                    f"{self.name} client error: {type(err).__name__}: {redact(str(err))[:500]}"
+                ) from None
+            reply = reply_from_body(raw.http_response.text, bool(request.logprobs))
+            if self._fixed_temperature and request.temperature is not None:
+                reply.notes.append(f"{self.model} accepts only its default temperature; temperature was not sent")
+            if mode != self._ladder[0]:
+                reply.notes.append(f"structured output mode: {mode}")
+            return reply
