@@ -21,9 +21,13 @@ def check_fires(target, feature: int, text: str, at_least: float) -> bool:
 def check_silent(target, feature: int, text: str, below: float) -> bool:
     """Does ``feature`` stay under ``below`` on every token of ``text``?"""
     row = target.measure(text, feature)
-    return _verdict(row.max_act < below, f"feature {feature} max on this text: {row.max_act:.2f} (needed < {below:.2f})")
+    return _verdict(
+        row.max_act < below, f"feature {feature} max on this text: {row.max_act:.2f} (needed < {below:.2f})"
+    )
 
 
 def check_equal(answer: object, expected: object, what: str) -> bool:
     """Compare a learner's answer with the value the package computes."""
-    return _verdict(answer == expected, f"{what}: {answer!r}" + ("" if answer == expected else f", expected {expected!r}"))
+    return _verdict(
+        answer == expected, f"{what}: {answer!r}" + ("" if answer == expected else f", expected {expected!r}")
+    )
