@@ -56,7 +56,7 @@ def run_quickstart(
     if html:
         from sage_nb.viz import feature_view
 
-        body = "\n".join(feature_view(fd).html(include_bundle=i == 0) for i, fd in enumerate(datas))
+        body = "\n".join(feature_view(fd, include_bundle=i == 0).to_html() for i, fd in enumerate(datas))
         Path(html).write_text(f"<!doctype html><meta charset='utf-8'><body>{body}</body>", encoding="utf-8")
         print(f"\nwrote {html}")
     return datas

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 from sage_nb.config import cache_dir
 
@@ -121,6 +122,8 @@ def load_hf_model(
         source = str(target)
     else:
         source = name_or_path
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a per-tensor bar on every load clutters notebooks
     try:
         tok = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype or torch.float32)
@@ -129,5 +132,8 @@ def load_hf_model(
             f"Could not load model {name_or_path!r}: {err}. Offline, pass a local directory or pre-download it "
             f"(huggingface-cli download {name_or_path}) while online; embedded names are {sorted(EMBEDDED_MODELS)}."
         ) from err
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     model.to(device).eval()
     return model, tok
