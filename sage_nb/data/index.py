@@ -161,27 +161,31 @@ def _merge(
     acts: torch.Tensor,
     new_keys: torch.Tensor,
     new_ctx: torch.Tensor,
-    batch_acts_t: torch.Tensor,
+    batch_acts: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Keep the ``k`` largest keys per feature among the running slots and a new batch.
 
-    ``batch_acts_t`` is ``[batch, seq, F]``; activations are gathered only for slots the batch wins.
-    Returns the new keys, contexts, activations and the selection indices.
+    ``batch_acts`` is ``[batch, seq, F]``. Only features whose slots changed are touched (after the first few
+    batches that is a small minority), and activations are gathered only for slots the batch wins.
+    Returns the new keys, contexts, activations (updated in place) and the selection indices.
     """
     k = keys.shape[0]
-    cand = torch.cat([keys, new_keys], dim=0)
-    top = torch.topk(cand, k, dim=0)
-    sel = top.indices  # [k, F]
-    from_batch = sel >= k
-    new_ctx_sel = torch.where(
-        from_batch, new_ctx.gather(0, (sel - k).clamp(min=0)), ctx.gather(0, sel.clamp(max=k - 1))
-    )
-    kept = acts.gather(0, sel.clamp(max=k - 1).unsqueeze(-1).expand(-1, -1, acts.shape[-1]))
-    slot, feat = torch.nonzero(from_batch, as_tuple=True)
-    if len(slot):
-        rows = sel[slot, feat] - k
-        kept[slot, feat] = batch_acts_t[rows, :, feat].to(kept.dtype)
-    return top.values, new_ctx_sel, kept, sel
+    top = torch.topk(torch.cat([keys, new_keys], dim=0), k, dim=0)
+    sel = top.indices  # [k, F] into the concatenation
+    changed = torch.nonzero((sel != torch.arange(k).unsqueeze(1)).any(dim=0)).flatten()
+    if len(changed):
+        sub = sel[:, changed]
+        from_batch = sub >= k
+        old_rows = sub.clamp(max=k - 1)
+        ctx[:, changed] = torch.where(
+            from_batch, new_ctx[:, changed].gather(0, (sub - k).clamp(min=0)), ctx[:, changed].gather(0, old_rows)
+        )
+        acts[:, changed] = acts[old_rows, changed.unsqueeze(0)]
+        slot, col = torch.nonzero(from_batch, as_tuple=True)
+        if len(slot):
+            feat = changed[col]
+            acts[slot, feat] = batch_acts[sub[slot, col] - k, :, feat].to(acts.dtype)
+    return top.values, ctx, acts, sel
 
 
 def mine(
@@ -190,7 +194,7 @@ def mine(
     *,
     top_k: int = 20,
     samples: int = 20,
-    batch_size: int = 32,
+    batch_size: int = 64,
     seed: int = 0,
     progress: bool = True,
 ) -> FeatureIndex:

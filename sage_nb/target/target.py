@@ -140,7 +140,7 @@ class Target:
             input_ids.to(acts.device), self._special.to(acts.device)
         )
         mask[:, 0] = False
-        acts = acts * mask.unsqueeze(-1)
+        acts.mul_(mask.unsqueeze(-1))
         return EncodedBatch(input_ids, mask.cpu(), acts.cpu())
 
     def activations(
