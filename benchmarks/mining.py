@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--contexts", type=int, default=256)
     parser.add_argument("--per_feature_contexts", type=int, default=32)
     parser.add_argument("--features", type=int, default=100)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
 
     target = load_target()

@@ -194,7 +194,7 @@ def mine(
     *,
     top_k: int = 20,
     samples: int = 20,
-    batch_size: int = 64,
+    batch_size: int = 32,
     seed: int = 0,
     progress: bool = True,
 ) -> FeatureIndex:

@@ -7,6 +7,7 @@ dequantised weights under the cache folder, and load that copy afterwards (well 
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 import shutil
@@ -93,14 +94,18 @@ def _load_gguf_and_cache(spec: EmbeddedModel, target: Path) -> None:
     config = quantised.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    plain.load_state_dict(quantised.state_dict())
+    with torch.device("meta"):  # no second copy of the weights: the plain model takes the dequantised tensors
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(quantised.state_dict(), assign=True)
+    plain.tie_weights()
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     plain.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
+    del plain, quantised
+    gc.collect()
 
 
 def load_hf_model(
