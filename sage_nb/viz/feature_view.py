@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sage_nb.data.records import FeatureData
 from sage_nb.viz.plots import histogram_svg
-from sage_nb.viz.tokens import RenderMode, TokensTable, _Output, check_rows, escape_token, fmt
+from sage_nb.viz.tokens import TokensTable, _Output, _View, check_rows, escape_token, fmt
 
 
 def density_text(density: float) -> str:
@@ -28,7 +28,7 @@ def logit_table_html(title: str, items: Sequence[tuple[str, float]], *, color: s
 
 
 @dataclass(frozen=True, repr=False)
-class FeatureView:
+class FeatureView(_View):
     """Displays a :class:`FeatureData` as HTML: header, histogram, output tokens, exemplars, quantile bands."""
 
     feature: FeatureData
@@ -62,17 +62,6 @@ class FeatureView:
                 TokensTable(self._exemplars(exemplars), scale, label).add_to(out)
         out.add("</div>")
         return out
-
-    def to_html(self, mode: RenderMode | None = None) -> str:
-        """HTML for this view (``mode`` overrides the session's render mode)."""
-        return self._output().render(include_bundle=self.include_bundle, mode=mode)
-
-    def static_html(self) -> str:
-        """Plain HTML without scripts."""
-        return self.to_html(mode="static")
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
 
     def __repr__(self) -> str:
         f = self.feature

@@ -395,8 +395,28 @@ def _scale_html(scale: float) -> str:
 # ---------------------------------------------------------------------------------------- view objects
 
 
+class _View:
+    """What every view shares: it builds an :class:`_Output`, and renders it as notebook HTML or plain HTML."""
+
+    include_bundle: bool
+
+    def _output(self) -> _Output:
+        raise NotImplementedError
+
+    def to_html(self, mode: RenderMode | None = None) -> str:
+        """HTML for this view (``mode`` overrides the session's render mode)."""
+        return self._output().render(include_bundle=self.include_bundle, mode=mode)
+
+    def static_html(self) -> str:
+        """Plain HTML without scripts (for widgets and static export)."""
+        return self.to_html(mode="static")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
 @dataclass(frozen=True, repr=False)
-class TokenView:
+class TokenView(_View):
     """One text's tokens coloured by one value each (displays as HTML in notebooks)."""
 
     tokens: list[str]
@@ -423,17 +443,6 @@ class TokenView:
         out.add(_colored_tokens_mount(self.tokens, self.values, self.scale, self.peak))
         out.add(_scale_html(self.scale))
         return out
-
-    def to_html(self, mode: RenderMode | None = None) -> str:
-        """HTML for this view (``mode`` overrides the session's render mode)."""
-        return self._output().render(include_bundle=self.include_bundle, mode=mode)
-
-    def static_html(self) -> str:
-        """Plain HTML without scripts (for widgets and static export)."""
-        return self.to_html(mode="static")
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
 
     def __repr__(self) -> str:
         if not self.tokens:
@@ -465,7 +474,7 @@ def token_view(
 
 
 @dataclass(frozen=True, repr=False)
-class MultiTokenView:
+class MultiTokenView(_View):
     """Tokens with K values each (e.g. K features); circuitsvis lets the reader switch between them."""
 
     tokens: list[str]
@@ -489,13 +498,6 @@ class MultiTokenView:
         }
         out.add(_Mount("ColoredTokensMulti", props, fallback))
         return out
-
-    def to_html(self, mode: RenderMode | None = None) -> str:
-        """HTML for this view (``mode`` overrides the session's render mode)."""
-        return self._output().render(include_bundle=self.include_bundle, mode=mode)
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
 
     def __repr__(self) -> str:
         return f"MultiTokenView({len(self.tokens)} tokens x {len(self.labels)} values: {', '.join(self.labels)})"
@@ -526,7 +528,7 @@ Row = TokenActivations | Exemplar
 
 
 @dataclass(frozen=True, repr=False)
-class TokensTable:
+class TokensTable(_View):
     """Several token rows (texts or exemplars) in one output, one shared colour scale, peaks outlined."""
 
     rows: list[Row]
@@ -561,14 +563,10 @@ class TokensTable:
             out.add("</td></tr>")
         out.add("</table>")
 
-    def to_html(self, mode: RenderMode | None = None) -> str:
-        """HTML for this table (``mode`` overrides the session's render mode)."""
+    def _output(self) -> _Output:
         out = _Output()
         self.add_to(out)
-        return out.render(include_bundle=self.include_bundle, mode=mode)
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
+        return out
 
     def __repr__(self) -> str:
         if not self.rows:
