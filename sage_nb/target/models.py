@@ -82,6 +82,26 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
 }
 
 
+#: SAE metadata often names models the TransformerLens way; these are the HF ids they stand for.
+TL_TO_HF: dict[str, str] = {
+    "gpt2-small": "gpt2",
+    "gpt2-medium": "gpt2-medium",
+    "gpt2-large": "gpt2-large",
+    "gemma-2-2b": "google/gemma-2-2b",
+    "gemma-2-2b-it": "google/gemma-2-2b-it",
+    "gemma-2-9b": "google/gemma-2-9b",
+    "gemma-2-9b-it": "google/gemma-2-9b-it",
+    "gemma-3-270m": "google/gemma-3-270m",
+    "gemma-3-1b-pt": "google/gemma-3-1b-pt",
+    "pythia-70m-deduped": "EleutherAI/pythia-70m-deduped",
+}
+
+
+def hf_model_id(name: str) -> str:
+    """The HF id or path to load for a model name (TransformerLens names are translated, others kept)."""
+    return TL_TO_HF.get(name, name)
+
+
 def _dequantised_dir(name: str) -> Path:
     return cache_dir() / "models" / name
 
@@ -126,7 +146,7 @@ def load_hf_model(
             _load_gguf_and_cache(EMBEDDED_MODELS[name_or_path], target)
         source = str(target)
     else:
-        source = name_or_path
+        source = hf_model_id(name_or_path)
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a per-tensor bar on every load clutters notebooks
     try:

@@ -42,3 +42,11 @@ def test_second_embedded_model_gemma3_loads_and_reads_a_hook():
     with torch.no_grad():
         hidden = model(ids, output_hidden_states=True).hidden_states[7]
     assert torch.allclose(acts, hidden.float(), atol=1e-4)
+
+
+def test_transformerlens_model_names_from_sae_metadata_map_to_hf_ids():
+    from sage_nb.target.models import hf_model_id
+
+    assert hf_model_id("gpt2-small") == "gpt2"
+    assert hf_model_id("gemma-2-2b") == "google/gemma-2-2b"
+    assert hf_model_id("/some/local/dir") == "/some/local/dir"
