@@ -142,7 +142,7 @@ class FeatureIndex:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".partial")
-        state = {k: v for k, v in self.__dict__.items()}
+        state = dict(self.__dict__)
         state["contexts"] = torch.from_numpy(self.contexts)
         torch.save(state, tmp)
         tmp.rename(path)

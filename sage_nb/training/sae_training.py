@@ -155,10 +155,14 @@ def spliced_ce(model, tokenizer, sae: SAE, hook: HookPoint, contexts: np.ndarray
             )
             totals[mode] += float(loss)
         n += ids[:, 1:].numel()
-    ce = {k: v / n for k, v in totals.items()}
-    ce["ce_increase"] = ce["spliced"] - ce["clean"]
-    ce["loss_recovered"] = (ce["zero"] - ce["spliced"]) / (ce["zero"] - ce["clean"])
-    return {f"ce_{k}" if not k.startswith("ce_") and k != "loss_recovered" else k: v for k, v in ce.items()}
+    clean, spliced, zero = (totals[mode] / n for mode in ("clean", "spliced", "zero"))
+    return {
+        "ce_clean": clean,
+        "ce_spliced": spliced,
+        "ce_zero": zero,
+        "ce_increase": spliced - clean,
+        "loss_recovered": (zero - spliced) / (zero - clean),
+    }
 
 
 def train_sae(cfg: SAETrainingConfig, out_dir: str | Path) -> dict:
