@@ -76,6 +76,13 @@ def visible(token: str) -> str:
     return "".join(out)
 
 
+def unvisible(text: str) -> str:
+    """Undo :func:`visible` on text an LLM copied from a prompt (visible whitespace marks become whitespace)."""
+    for char, mark in _VISIBLE.items():
+        text = text.replace(mark, char)
+    return text
+
+
 def show_token(token: str, max_chars: int = TEXT_TOKEN_CHARS) -> str:
     """``token`` made visible, shortened to ``max_chars`` and wrapped in single quotes."""
     text = visible(token)
@@ -388,7 +395,8 @@ def _stats(items: Iterable[tuple[str, float]], scale: float) -> list[TokenStat]:
     return sorted(out, key=lambda s: (-s.share, -s.count, s.token))
 
 
-def _feature_scale(feature: FeatureData) -> float:
+def feature_scale(feature: FeatureData) -> float:
+    """A feature's own scale: its top exemplar's activation (else the mined maximum; 0 when it never fired)."""
     if feature.top and feature.top[0].max_act > 0:
         return float(feature.top[0].max_act)
     return max(float(feature.max_activation), 0.0)  # 0: no activating context was mined
@@ -443,7 +451,7 @@ class Evidence:
 
     @classmethod
     def _from_rows(cls, rows: list[_Row], feature: FeatureData, include_quantiles: bool) -> Evidence:
-        scale, density = _feature_scale(feature), feature.density
+        scale, density = feature_scale(feature), feature.density
         peak = _stats(((r.tokens[r.peak], r.weight) for r in rows), scale)
         before = _stats(((r.tokens[r.peak - 1], r.weight) for r in rows if r.peak > 0), scale)
         after = _stats(((r.tokens[r.peak + 1], r.weight) for r in rows if r.peak + 1 < len(r.tokens)), scale)

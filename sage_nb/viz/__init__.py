@@ -2,6 +2,7 @@
 
 from sage_nb.viz.feature_view import FeatureView, feature_view
 from sage_nb.viz.plots import histogram_svg
+from sage_nb.viz.run_view import RunView, turn_html
 from sage_nb.viz.tokens import (
     MultiTokenView,
     TokensTable,
@@ -20,6 +21,7 @@ from sage_nb.viz.tokens import (
 __all__ = [
     "FeatureView",
     "MultiTokenView",
+    "RunView",
     "TokenView",
     "TokensTable",
     "bundle_sent",
@@ -33,4 +35,5 @@ __all__ = [
     "static_tokens_html",
     "token_view",
     "tokens_table",
+    "turn_html",
 ]

@@ -1,0 +1,126 @@
+"""``explain`` and ``explain_features``: run the SAGE loop on features of a target, with results on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sage_nb.agent.loop import AgentConfig, SageLoop, StepCallback
+from sage_nb.agent.records import RunState
+from sage_nb.agent.results import RunFolder, run_dir
+from sage_nb.data.records import FeatureData
+from sage_nb.llm.base import LLMBackend
+
+
+def as_llm(llm: LLMBackend | str) -> LLMBackend:
+    """A backend from a spec string (see :func:`~sage_nb.llm.make_llm`), or ``llm`` itself."""
+    if isinstance(llm, str):
+        from sage_nb.llm.factory import make_llm
+
+        return make_llm(llm)
+    return llm
+
+
+def target_layer(target: Any) -> int | str:
+    """The layer a target's SAE reads (``planted`` for planted features)."""
+    layer = getattr(target, "layer", None)
+    return layer if layer is not None else str(getattr(target.hook, "name", "unknown"))
+
+
+def feature_folder(output_dir: str | Path, llm: LLMBackend, target: Any, feature: int) -> RunFolder:
+    """The results folder of ``feature`` for this LLM and target, with the run's metadata."""
+    meta = {
+        "agent_llm": llm.model,
+        "agent_backend": llm.name,
+        "target_llm": target.model_name,
+        "sae": getattr(target.sae_source, "label", str(target.sae_source)),
+        "hook": getattr(target.hook, "name", None),
+        "feature": feature,
+    }
+    return RunFolder(run_dir(output_dir, llm.model, target.model_name, target_layer(target), feature), meta)
+
+
+def _feature_data(
+    target: Any, feature: int, index: Any | None, feature_data: FeatureData | None, k: int
+) -> FeatureData:
+    if feature_data is not None:
+        if feature_data.index != feature:
+            raise ValueError(f"feature_data is for feature {feature_data.index}, not {feature}")
+        return feature_data
+    if index is None:
+        raise ValueError("pass index= (a mined FeatureIndex, see load_or_mine) or feature_data= for the exemplars")
+    return index.feature_data(target, feature, k=k)
+
+
+def explain(
+    target: Any,
+    feature: int,
+    llm: LLMBackend | str = "local",
+    *,
+    index: Any | None = None,
+    feature_data: FeatureData | None = None,
+    output_dir: str | Path | None = None,
+    config: AgentConfig | None = None,
+    on_step: StepCallback | None = None,
+    resume: bool = True,
+    progress: bool = False,
+) -> RunState:
+    """Run the SAGE loop on one feature and return its final :class:`RunState`.
+
+    Exemplars come from ``feature_data`` or a mined ``index``. With ``output_dir`` the run is checkpointed after
+    every step and its results written in the SAGE layout; a checkpoint there is resumed (``resume=False`` starts
+    over). ``on_step(state)`` is called after every step.
+    """
+    (feature,) = target.check_features([feature])
+    config = config or AgentConfig()
+    llm = as_llm(llm)
+    fd = _feature_data(target, feature, index, feature_data, max(config.top_k, 10))
+    folder = feature_folder(output_dir, llm, target, feature) if output_dir is not None else None
+    state = folder.load() if folder is not None and resume else None
+    loop = SageLoop(
+        target, fd, llm, config, state=state, save=folder.save if folder is not None else None, on_step=on_step
+    )
+    return loop.run(progress=progress)
+
+
+def explain_features(
+    target: Any,
+    features: Sequence[int],
+    llm: LLMBackend | str = "local",
+    *,
+    index: Any,
+    output_dir: str | Path,
+    config: AgentConfig | None = None,
+    progress: bool = True,
+) -> list[RunState]:
+    """Explain several features into ``output_dir``; finished ones are loaded, interrupted ones resumed."""
+    features = target.check_features(list(features))
+    llm = as_llm(llm)
+    states = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(features), desc="features", unit="feature")
+    for feature in features:
+        folder = feature_folder(output_dir, llm, target, feature)
+        state = folder.load() if folder.finished else None
+        if state is None or not state.done:
+            state = explain(target, feature, llm, index=index, output_dir=output_dir, config=config)
+        states.append(state)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
+    return states
+
+
+def load_run(path: str | Path) -> RunState:
+    """A run's state from its folder (or its ``state.json``)."""
+    path = Path(path)
+    folder = RunFolder(path.parent if path.name.endswith(".json") else path)
+    state = folder.load()
+    if state is None:
+        raise FileNotFoundError(f"no {folder.state_path.name} in {folder.path}")
+    return state

@@ -1,0 +1,422 @@
+"""Run the SAGE loop on one feature: call the roles, measure their texts on the target, checkpoint every step.
+
+:class:`SageLoop` does one phase per :meth:`~SageLoop.step` and saves the :class:`RunState` after it, so a run
+killed at any point resumes from its last finished step. What a reply means is decided in
+:mod:`sage_nb.agent.states`; prompts and schemas live in :mod:`sage_nb.agent.prompts`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from sage_nb.agent import prompts
+from sage_nb.agent.records import EvidenceItem, Explanation, Hypothesis, Measurement, RunState, Turn
+from sage_nb.agent.states import Bounds, after_analysis, close_all_open, needs_design, over_budget, settle
+from sage_nb.data.records import FeatureData, TokenActivations
+from sage_nb.evidence import Evidence, TestEvidence, feature_scale, unvisible
+from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
+
+#: Evidence lines kept in the final explanation.
+MAX_EVIDENCE = 12
+#: Temperature of retried calls and of extra explainer samples (the first try uses the backend's default).
+SAMPLE_TEMPERATURE = 0.8
+#: Explainer samples for small local models when ``AgentConfig.explainer_samples`` is None (1 for other backends).
+SMALL_MODEL_SAMPLES = 3
+
+StepCallback = Callable[[RunState], None]
+
+
+@dataclass
+class AgentConfig:
+    """Settings of a run besides its bounds."""
+
+    bounds: Bounds = field(default_factory=Bounds)
+    top_k: int = 10  # exemplars shown to the explainer
+    use_evidence: bool = True  # include the computed Evidence summary in prompts
+    temperature: float | None = None  # None: the backend's default
+    seed: int = 0
+    max_tokens: int | None = None  # per reply; None: the backend's default
+    #: Explainer calls whose hypotheses are pooled and ranked by their measured examples (None: by backend).
+    explainer_samples: int | None = None
+
+    def samples_for(self, llm: LLMBackend) -> int:
+        """Explainer samples for ``llm``: the setting, or more for a local (small) model."""
+        if self.explainer_samples is not None:
+            return max(1, self.explainer_samples)
+        return SMALL_MODEL_SAMPLES if llm.name == "local" else 1
+
+
+def measurements(
+    rows: Sequence[TokenActivations],
+    expects: Sequence[str | None],
+    scale: float,
+    source: str,
+    round_: int = 0,
+) -> list[Measurement]:
+    """Judge measured rows against their expectations (relative to ``scale``) as :class:`Measurement` records."""
+    out = []
+    for row, expect in zip(rows, expects, strict=True):
+        ev = TestEvidence.from_row(row, scale, expect)
+        out.append(
+            Measurement(
+                text=row.text,
+                expect=ev.expectation,
+                tokens=list(row.tokens),
+                acts=[round(float(a), 5) for a in row.acts],
+                max_act=round(ev.max_act, 5),
+                fraction=round(ev.fraction, 4),
+                level=ev.level,
+                verdict=ev.verdict,
+                peak_token=ev.peak_token,
+                snippet=ev.snippet,
+                source=source,
+                round=round_,
+            )
+        )
+    return out
+
+
+class SageLoop:
+    """The state machine's driver for one feature of ``target`` with the LLM ``llm``.
+
+    ``feature_data`` holds the mined exemplars (see :meth:`FeatureIndex.feature_data`). ``save`` is called with the
+    state after every step (a :class:`~sage_nb.agent.results.RunFolder` provides it); ``on_step`` too, e.g. a
+    :class:`~sage_nb.widgets.Stepper` following the run live.
+    """
+
+    def __init__(
+        self,
+        target: Any,
+        feature_data: FeatureData,
+        llm: LLMBackend,
+        config: AgentConfig | None = None,
+        *,
+        state: RunState | None = None,
+        save: StepCallback | None = None,
+        on_step: StepCallback | None = None,
+    ) -> None:
+        self.target = target
+        self.fd = feature_data
+        self.llm = llm
+        self.config = config or AgentConfig()
+        self.bounds = self.config.bounds
+        if state is not None and state.feature != feature_data.index:
+            raise ValueError(f"checkpoint is for feature {state.feature}, not {feature_data.index}")
+        self.state = state or RunState(feature=feature_data.index, started=time.time())
+        self._save = save
+        self._on_step = on_step
+
+    # -- driving --------------------------------------------------------------------------------------------------
+    def run(self, max_steps: int | None = None, progress: bool = False) -> RunState:
+        """Step until the run is done (or ``max_steps`` steps were taken); returns the state."""
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(desc=f"feature {self.state.feature}", unit="step", leave=False)
+        steps = 0
+        while not self.state.done and (max_steps is None or steps < max_steps):
+            self.step()
+            steps += 1
+            if bar is not None:
+                bar.set_postfix_str(f"{self.state.phase}, {self.state.llm_calls} calls")
+                bar.update()
+        if bar is not None:
+            bar.close()
+        return self.state
+
+    def step(self) -> RunState:
+        """Do the current phase's work, move to the next phase, checkpoint, and notify."""
+        s = self.state
+        if s.done:
+            return s
+        handler = {
+            "exemplars": self._exemplars,
+            "explain": self._explain,
+            "design": self._design,
+            "analyze": self._analyze,
+            "review": self._review,
+            "synthesize": self._synthesize,
+        }[s.phase]
+        started = time.perf_counter()
+        role = s.phase
+        handler()
+        s.seconds[role] = round(s.seconds.get(role, 0.0) + time.perf_counter() - started, 4)
+        if s.done:
+            s.finished = time.time()
+        if self._save is not None:
+            self._save(s)
+        if self._on_step is not None:
+            self._on_step(s)
+        return s
+
+    # -- LLM calls ------------------------------------------------------------------------------------------------
+    def _request(self, role: str, messages: list[dict[str, str]], attempt: int = 0, sample: int = 0) -> LLMRequest[Any]:
+        """The request for one call; retries and extra samples are sampled with their own seeds."""
+        cfg = self.config
+        varied = attempt > 0 or sample > 0
+        return LLMRequest(
+            messages=messages,
+            schema=prompts.SCHEMAS[role],
+            role=role,
+            feature=str(self.state.feature),
+            temperature=SAMPLE_TEMPERATURE if varied else cfg.temperature,
+            seed=cfg.seed + 100 * attempt + sample if varied or cfg.temperature else None,
+            max_tokens=cfg.max_tokens,
+        )
+
+    def _call_many(
+        self, role: str, conversations: list[list[dict[str, str]]], samples: Sequence[int] | None = None
+    ) -> list[LLMResult[Any]]:
+        """One call per conversation (batched), retrying failures up to ``bounds.retries`` times within budget."""
+        results: list[LLMResult[Any] | None] = [None] * len(conversations)
+        sample = list(samples) if samples is not None else [0] * len(conversations)
+        todo = list(range(len(conversations)))
+        for attempt in range(self.bounds.retries + 1):
+            if not todo or (attempt and over_budget(self.state, self.bounds, len(todo))):
+                break
+            got = self.llm.complete_many([self._request(role, conversations[i], attempt, sample[i]) for i in todo])
+            for i, result in zip(todo, got, strict=True):
+                self._count(result)
+                results[i] = result
+            todo = [i for i in todo if not results[i].ok]  # type: ignore[union-attr]
+        return results  # type: ignore[return-value]
+
+    def _count(self, result: LLMResult[Any]) -> None:
+        s = self.state
+        s.llm_calls += 1
+        s.tokens += result.usage.total_tokens
+        s.failures += 0 if result.ok else 1
+        row = s.usage.setdefault(result.role, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "failed": 0})
+        row["calls"] += 1
+        row["prompt_tokens"] += result.usage.prompt_tokens
+        row["completion_tokens"] += result.usage.completion_tokens
+        row["failed"] += 0 if result.ok else 1
+        s.generation_s = round(s.generation_s + (result.generation_s or result.latency_s or 0.0), 4)
+
+    def _turn(
+        self,
+        role: str,
+        messages: list[dict[str, str]] | None,
+        result: LLMResult[Any] | None,
+        hypothesis: str | None = None,
+        measured: list[Measurement] | None = None,
+        decision: str = "",
+    ) -> Turn:
+        s = self.state
+        reply: dict[str, Any] | None = None
+        if result is not None and result.ok and isinstance(result.parsed, BaseModel):
+            reply = result.parsed.model_dump()
+        turn = Turn(
+            index=len(s.turns),
+            role=role,
+            hypothesis=hypothesis,
+            prompt=messages[-1]["content"] if messages else "",
+            reply=reply,
+            ok=result is None or result.ok,
+            error=None if result is None or result.ok else f"{result.error_kind}: {result.error}",
+            measurements=measured or [],
+            decision=decision,
+            board=s.board(),
+            claims={h.id: h.claim for h in s.hypotheses},
+            tokens=result.usage.total_tokens if result is not None else 0,
+            seconds=round(result.latency_s, 4) if result is not None else 0.0,
+        )
+        s.turns.append(turn)
+        return turn
+
+    def _measure(self, texts: list[str]) -> list[TokenActivations]:
+        return self.target.activations(texts, self.state.feature, truncate=True) if texts else []
+
+    # -- phases ---------------------------------------------------------------------------------------------------
+    def _exemplars(self) -> None:
+        s, fd = self.state, self.fd
+        s.scale = feature_scale(fd)
+        top = fd.top[: self.config.top_k]
+        if not top or s.scale <= 0:
+            s.stop_reason = "the feature never fired in the mined corpus: nothing to explain"
+            self._turn("exemplars", None, None, decision=s.stop_reason)
+            s.phase = "done"
+            return
+        s.exemplar_text = prompts.exemplar_lines(top, s.scale)
+        s.evidence_text = Evidence.from_feature(fd).to_text() if self.config.use_evidence else ""
+        rows = [TokenActivations("".join(ex.tokens), list(ex.tokens), list(ex.acts)) for ex in top]
+        shown = measurements(rows, [None] * len(rows), s.scale, "exemplar")
+        self._turn("exemplars", None, None, measured=shown, decision=f"{len(top)} top exemplars")
+        s.phase = "explain"
+
+    def _explain(self) -> None:
+        s, n = self.state, self.bounds.hypotheses
+        messages = prompts.explainer_messages(s, n)
+        k = min(self.config.samples_for(self.llm), max(1, self.bounds.llm_calls - s.llm_calls - 1))
+        results = self._call_many("explainer", [messages] * k, samples=range(k))
+        candidates: list[tuple[str, str, list[str]]] = []
+        for result in results:
+            for proposed in result.parsed.hypotheses if result.ok else []:
+                claim = " ".join(unvisible(proposed.claim).split())
+                tokens = [unvisible(t) for t in proposed.tokens if t.strip()]
+                if claim and claim.lower() not in {c.lower() for c, _, _ in candidates}:
+                    candidates.append((claim, unvisible(proposed.example).strip() or claim, tokens))
+        failed = next((r for r in results if not r.ok), None)
+        if not candidates:
+            s.stop_reason = f"the explainer gave no valid hypotheses ({failed.error_kind}: {failed.error})"
+            self._turn("explainer", messages, failed, decision=s.stop_reason)
+            s.phase = "done"
+            return
+        examples = measurements(
+            self._measure([e for _, e, _ in candidates]), ["high"] * len(candidates), s.scale, "explainer"
+        )
+        order = list(range(len(candidates)))
+        if k > 1:  # pooled samples: keep the claims whose own example fires most
+            order.sort(key=lambda i: -examples[i].fraction)
+        kept = order[:n]
+        for number, i in enumerate(kept, 1):
+            angle = prompts.ANGLES[i] if k == 1 and i < len(prompts.ANGLES) else "ranked by its example"
+            claim, _, tokens = candidates[i]
+            h = Hypothesis(id=f"H{number}", claim=claim, angle=angle, tokens=tokens)
+            s.hypotheses.append(h)
+        decision = f"{len(kept)} hypotheses opened"
+        if k > 1:
+            decision += f" (best of {len(candidates)} claims from {k} samples, ranked by their measured examples)"
+        best = next((r for r in results if r.ok), results[0])
+        turn = self._turn("explainer", messages, best, measured=[examples[i] for i in order], decision=decision)
+        turn.reply = {"hypotheses": [{"tokens": t, "claim": c, "example": e} for c, e, t in candidates]}
+        s.phase = "design"
+
+    def _design(self) -> None:
+        s, b = self.state, self.bounds
+        pending = needs_design(s, b)
+        budget = over_budget(s, b, len(pending))
+        while pending and budget:
+            pending = pending[:-1]
+            budget = over_budget(s, b, len(pending))
+        if not pending:
+            self._end_testing(budget or "no hypothesis left to test")
+            return
+        hyps = [s.hypothesis(hid) for hid in pending]
+        conversations = [prompts.designer_messages(s, h, b.tests_per_turn) for h in hyps]
+        results = self._call_many("designer", conversations)
+        plans: list[tuple[Hypothesis, list[str], list[str]]] = []
+        for h, result in zip(hyps, results, strict=True):
+            texts, expects = [], []
+            if result.ok:
+                seen = {t.text for t in h.tests}
+                for test in result.parsed.tests:
+                    text = unvisible(test.text).strip()
+                    if text and text not in seen and len(texts) < b.tests_per_turn:
+                        seen.add(text)
+                        texts.append(text)
+                        expects.append(test.expect)
+            plans.append((h, texts, expects))
+        rows = self._measure([t for _, texts, _ in plans for t in texts])
+        at = 0
+        for (h, texts, expects), result, messages in zip(plans, results, conversations, strict=True):
+            measured = measurements(rows[at : at + len(texts)], expects, s.scale, "designer", h.rounds)
+            at += len(texts)
+            h.tests += measured
+            h.rounds += 1
+            decision = f"{len(measured)} texts measured" if result.ok else "no valid tests: the round is used up"
+            self._turn("designer", messages, result, h.id, measured, decision)
+        s.pending = [h.id for h in hyps]
+        s.phase = "analyze"
+
+    def _analyze(self) -> None:
+        s, b = self.state, self.bounds
+        hyps = [s.hypothesis(hid) for hid in s.pending]
+        budget = over_budget(s, b, len(hyps))
+        if budget:
+            self._end_testing(budget)
+            return
+        conversations = [prompts.analyzer_messages(s, h) for h in hyps]
+        results = self._call_many("analyzer", conversations)
+        for h, result, messages in zip(hyps, results, conversations, strict=True):
+            if result.ok:
+                reply = result.parsed
+                decision = settle(h, reply.verdict, reply.reason, unvisible(reply.refined_claim), b)
+            else:
+                decision = settle(h, None, "", "", b) + " (analyzer failed)"
+            self._turn("analyzer", messages, result, h.id, decision=decision)
+        s.pending = []
+        s.phase = after_analysis(s, b)
+
+    def _review(self) -> None:
+        s, b = self.state, self.bounds
+        budget = over_budget(s, b, 1)
+        if budget:
+            self._end_testing(budget)
+            return
+        messages = prompts.reviewer_messages(s)
+        (result,) = self._call_many("reviewer", [messages])
+        s.review_rounds += 1
+        known = {h.id for h in s.hypotheses}
+        tests = (
+            [t for t in result.parsed.tests if t.hypothesis in known and unvisible(t.text).strip()] if result.ok else []
+        )
+        if not result.ok or result.parsed.decision == "finish" or not tests:
+            why = "finish" if result.ok else "reviewer failed"
+            if result.ok and result.parsed.decision == "more_tests":
+                why = "no usable tests suggested"
+            self._turn("reviewer", messages, result, decision=f"{why}: synthesize")
+            s.phase = "synthesize"
+            return
+        rows = self._measure([unvisible(t.text).strip() for t in tests])
+        touched: list[str] = []
+        measured_all: list[Measurement] = []
+        for test, row in zip(tests, rows, strict=True):
+            h = s.hypothesis(test.hypothesis)
+            (m,) = measurements([row], [test.expect], s.scale, "reviewer", max(h.rounds - 1, h.since))
+            h.tests.append(m)
+            measured_all.append(m)
+            if h.id not in touched:
+                touched.append(h.id)
+                h.status = "open"  # re-judged by the analyzer with the new measurements
+        self._turn("reviewer", messages, result, measured=measured_all, decision=f"more tests for {', '.join(touched)}")
+        s.pending = touched
+        s.phase = "analyze"
+
+    def _end_testing(self, reason: str) -> None:
+        s = self.state
+        close_all_open(s, f"testing ended: {reason}")
+        s.notes.append(reason)
+        self._turn(s.phase, None, None, decision=f"{reason}: synthesize")
+        s.pending = []
+        s.phase = "synthesize"
+
+    def _synthesize(self) -> None:
+        s = self.state
+        if not s.hypotheses:
+            s.stop_reason = "no hypotheses to synthesise"
+            s.phase = "done"
+            return
+        messages = prompts.synthesis_messages(s)
+        (result,) = self._call_many("synthesis", [messages])
+        evidence = final_evidence(s.hypotheses)
+        accepted = [h.claim for h in s.hypotheses if h.status == "accepted"]
+        if result.ok:
+            reply = result.parsed
+            labels = [" ".join(label.split()) for label in reply.labels if label.strip()]
+            s.explanation = Explanation(" ".join(reply.description.split()), labels, evidence)
+            decision = "explanation written"
+        elif accepted:
+            s.explanation = Explanation("; ".join(accepted), accepted[:3], evidence, source="hypotheses")
+            decision = "synthesis failed: the explanation lists the accepted hypotheses"
+        else:
+            s.stop_reason = f"synthesis failed ({result.error_kind}) and no hypothesis was accepted"
+            decision = s.stop_reason
+        self._turn("synthesis", messages, result, decision=decision)
+        s.phase = "done"
+
+
+def final_evidence(hypotheses: Sequence[Hypothesis], limit: int = MAX_EVIDENCE) -> list[EvidenceItem]:
+    """Measured tests behind the explanation: accepted hypotheses' tests first, then the others', strongest first."""
+    order = {"accepted": 0, "open": 1, "inconclusive": 2, "refuted": 3}
+    items = []
+    for h in sorted(hypotheses, key=lambda h: order[h.status]):
+        for t in sorted(h.current_tests, key=lambda t: -t.max_act):
+            items.append(EvidenceItem(t.text, t.max_act, t.fraction, h.id, t.expect, bool(t.agrees)))
+    return items[:limit]

@@ -1,0 +1,131 @@
+"""The states of a SAGE run, its bounds, and every rule that decides what happens next.
+
+The loop (:mod:`sage_nb.agent.loop`) calls LLMs and measures texts; this module alone decides what their replies
+mean. An analyzer's verdict is a proposal: :func:`settle` accepts a hypothesis only when its measured tests agree
+with their expectations, refutes it only when they disagree, and ends testing when the bounds are used up. Nothing
+an LLM writes (or a corpus text asks for) can move a hypothesis against its measurements, or keep the run going
+past its bounds.
+
+Phases: ``exemplars -> explain -> design -> analyze -> (design ...) -> review -> (analyze -> review ...) ->
+synthesize -> done``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sage_nb.agent.records import Hypothesis, RunState
+
+PHASES = ("exemplars", "explain", "design", "analyze", "review", "synthesize", "done")
+VERDICTS = ("accept", "refute", "refine", "keep_testing")
+
+#: A hypothesis can be accepted when at least this share of its judged tests matched their expectations ...
+ACCEPT_AGREEMENT = 0.75
+#: ... and refuted when at most this share did.
+REFUTE_AGREEMENT = 0.5
+#: Judged tests a hypothesis needs before any verdict other than 'keep_testing' counts.
+MIN_TESTS = 2
+
+
+@dataclass
+class Bounds:
+    """Limits that guarantee every run ends (all counts per feature unless named otherwise)."""
+
+    hypotheses: int = 4  # proposed at once by the explainer
+    tests_per_turn: int = 4  # texts per designer turn
+    rounds_per_hypothesis: int = 2  # designer turns per hypothesis (its test rounds)
+    refinements_per_hypothesis: int = 1
+    review_rounds: int = 1  # times the reviewer may ask for more tests
+    llm_calls: int = 40
+    tokens: int = 60_000
+    retries: int = 1  # extra tries of a failed call (after the LLM layer's own repair turn)
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def over_budget(state: RunState, bounds: Bounds, upcoming_calls: int = 1) -> str | None:
+    """Why the next ``upcoming_calls`` calls would break the budget (keeping one call for the synthesis), or None."""
+    reserve = 1 if state.phase != "synthesize" else 0
+    if state.llm_calls + upcoming_calls + reserve > bounds.llm_calls:
+        return f"LLM call budget ({bounds.llm_calls}) reached"
+    if state.tokens >= bounds.tokens:
+        return f"token budget ({bounds.tokens}) reached"
+    return None
+
+
+def evidence_verdict(h: Hypothesis) -> str | None:
+    """What the measurements alone say: 'accept', 'refute', or None while they are too few or mixed."""
+    agreement = h.agreement
+    if agreement is None or len(h.current_tests) < MIN_TESTS:
+        return None
+    if agreement >= ACCEPT_AGREEMENT and any(t.expect == "high" and t.agrees for t in h.current_tests):
+        return "accept"
+    if agreement <= REFUTE_AGREEMENT:
+        return "refute"
+    return None
+
+
+def rounds_left(h: Hypothesis, bounds: Bounds) -> bool:
+    """Whether ``h`` may get another design round (a refined wording starts with a fresh set of rounds)."""
+    return h.rounds - h.since < bounds.rounds_per_hypothesis
+
+
+def settle(h: Hypothesis, proposed: str | None, reason: str, refined: str, bounds: Bounds) -> str:
+    """Apply an analyzer's proposed verdict (None when its call failed) to ``h``; return what was decided.
+
+    The measurements gate the proposal: 'accept' needs :func:`evidence_verdict` to say accept, 'refute' needs
+    enough tests that do not support the claim, 'refine' needs a new wording and a refinement left. Otherwise the
+    hypothesis keeps testing while it has rounds left, and is then closed by its measurements alone.
+    """
+    measured = evidence_verdict(h)
+    if proposed == "accept" and measured == "accept":
+        h.status, h.reason = "accepted", reason or "tests matched their expectations"
+        return "accepted"
+    if proposed == "refute" and measured != "accept" and len(h.current_tests) >= MIN_TESTS:
+        h.status, h.reason = "refuted", reason or "tests did not match their expectations"
+        return "refuted"
+    new_claim = refined.strip()
+    can_refine = h.refinements < bounds.refinements_per_hypothesis
+    if proposed == "refine" and new_claim and new_claim != h.claim and can_refine:
+        h.history.append(h.claim)
+        h.claim, h.reason = new_claim, reason
+        h.refinements += 1
+        h.since = h.rounds  # tests from now on judge the new wording
+        return "refined"
+    if rounds_left(h, bounds):
+        unsupported = proposed not in (None, "keep_testing")
+        return "keep testing" + (f" ({proposed} not supported by the measurements)" if unsupported else "")
+    return _close(h, measured)
+
+
+def _close(h: Hypothesis, measured: str | None) -> str:
+    """Close a hypothesis with no test rounds left by its measurements alone."""
+    if measured == "accept":
+        h.status = "accepted"
+    elif measured == "refute":
+        h.status = "refuted"
+    else:
+        h.status = "inconclusive"
+    h.reason = "closed by its measurements after its last test round"
+    return f"{h.status} (test rounds used up; decided by the measurements)"
+
+
+def needs_design(state: RunState, bounds: Bounds) -> list[str]:
+    """Open hypotheses that still have a test round left, in id order."""
+    return [h.id for h in state.hypotheses if h.status == "open" and rounds_left(h, bounds)]
+
+
+def close_all_open(state: RunState, reason: str) -> None:
+    """Close every open hypothesis by its measurements (used when a budget ends testing)."""
+    for h in state.hypotheses:
+        if h.status == "open":
+            _close(h, evidence_verdict(h))
+            h.reason = reason
+
+
+def after_analysis(state: RunState, bounds: Bounds) -> str:
+    """The phase after an analysis step: more design rounds while any hypothesis needs them, else the review."""
+    if needs_design(state, bounds):
+        return "design"
+    return "review" if state.review_rounds < bounds.review_rounds else "synthesize"

@@ -1,0 +1,274 @@
+"""The SAGE loop end to end on a planted feature, with scripted LLM replies and real measurements."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from scripted import HOSTILE, ScriptedLLM, planted_feature_data, truthful, with_role
+
+from sage_nb.agent import AgentConfig, Bounds, SageLoop, explain, explain_features, load_run
+from sage_nb.agent.results import RESULT_FILES, run_dir
+from sage_nb.data.records import FeatureData
+
+
+def run(planted, weekday, policy, bounds=None, **config):
+    _, fd = weekday
+    llm = ScriptedLLM(policy)
+    loop = SageLoop(planted, fd, llm, AgentConfig(bounds=bounds or Bounds(), **config))
+    return loop.run(), llm
+
+
+def test_truthful_agent_accepts_the_true_hypothesis_and_refutes_the_false(planted, weekday):
+    state, llm = run(planted, weekday, truthful)
+    assert state.done and state.stop_reason is None
+    h1, h2 = state.hypotheses
+    assert (h1.claim, h1.status) == ("fires on weekday names", "accepted")
+    assert h2.status == "refuted"
+    assert state.explanation.labels == ["weekday names"]
+    assert [t.role for t in state.turns] == [
+        "exemplars", "explainer", "designer", "designer", "analyzer", "analyzer", "reviewer", "synthesis",
+    ]  # fmt: skip
+    # the evidence is measured: its activations are the target's own on those texts
+    supports = [e for e in state.explanation.evidence if e.hypothesis == "H1"]
+    assert supports and all(e.supports for e in supports)
+    for e in supports:
+        assert e.max_act == pytest.approx(planted.measure(e.text, state.feature).max_act, abs=1e-4)
+    assert state.llm_calls == len(llm.calls) == 7
+
+
+def test_measurements_come_from_the_target_not_the_reply(planted, weekday):
+    state, _ = run(planted, weekday, truthful)
+    designed = [m for t in state.turns if t.role == "designer" for m in t.measurements]
+    assert {m.text for m in designed} == {
+        t["text"] for t in [*state.turns[2].reply["tests"], *state.turns[3].reply["tests"]]
+    }
+    for m in designed:
+        row = planted.measure(m.text, state.feature)
+        assert m.tokens == row.tokens
+        assert m.acts == pytest.approx(row.acts, abs=1e-4)
+    friday = next(m for m in designed if "Friday" in m.text)
+    assert friday.level == "high" and friday.verdict == "ok" and friday.peak_token.strip() == "Friday"
+
+
+def test_exemplars_turn_and_prompts_hold_the_compact_state(planted, weekday):
+    state, _ = run(planted, weekday, truthful)
+    assert state.turns[0].measurements and all(m.source == "exemplar" for m in state.turns[0].measurements)
+    assert "Peak tokens" in state.evidence_text and "⟦" in state.exemplar_text
+    analyzer = next(t for t in state.turns if t.role == "analyzer")
+    assert "Top-activating texts" not in analyzer.prompt  # the analyzer sees its hypothesis and tests only
+    assert "H2" not in analyzer.prompt.replace(analyzer.hypothesis, "") or analyzer.hypothesis == "H2"
+
+
+def test_evidence_can_be_left_out_of_prompts(planted, weekday):
+    state, _ = run(planted, weekday, truthful, use_evidence=False)
+    assert state.evidence_text == ""
+    assert all("Peak tokens" not in t.prompt for t in state.turns)
+
+
+def test_an_accept_that_the_measurements_contradict_is_not_taken(planted, weekday):
+    """A hostile corpus text asks to accept H1 and H2; the analyzer obeys; the state machine does not."""
+    hostile = planted_feature_data(planted, "weekday", [HOSTILE] * 3)
+    always_accept = with_role(truthful, "analyzer", {"verdict": "accept", "reason": "the text says to accept"})
+    state, _ = run(planted, hostile, always_accept)
+    assert "accept␣H1" in state.turns[1].prompt  # the agent saw the instruction, quoted as data
+    h1, h2 = state.hypotheses
+    assert h1.status == "accepted"  # its tests do agree
+    assert h2.status != "accepted"  # 'the' never fires on the weekday feature
+    decisions = [t.decision for t in state.turns if t.role == "analyzer" and t.hypothesis == "H2"]
+    assert decisions[0].startswith("keep testing (accept not supported")
+
+
+def test_an_llm_that_always_refines_cannot_loop_forever(planted, weekday):
+    """Regression: the original loops forever when the LLM keeps answering 'refine'."""
+    counter = iter(range(10_000))
+
+    def refine(role, messages, request):
+        return {"verdict": "refine", "reason": "narrower", "refined_claim": f"fires on variant {next(counter)}"}
+
+    bounds = Bounds(rounds_per_hypothesis=2, refinements_per_hypothesis=2, review_rounds=3, llm_calls=1000)
+    state, llm = run(planted, weekday, with_role(truthful, "analyzer", refine), bounds)
+    assert state.done and state.explanation is not None
+    for h in state.hypotheses:
+        assert h.refinements == 2 and len(h.history) == 2
+        assert h.rounds <= (bounds.refinements_per_hypothesis + 1) * bounds.rounds_per_hypothesis
+        assert h.status != "open"
+    assert len(llm.calls) < 60
+
+
+def test_a_reviewer_that_always_wants_more_tests_is_bounded(planted, weekday):
+    more = {"decision": "more_tests", "tests": [{"hypothesis": "H1", "text": "Wednesday again.", "expect": "high"}]}
+    state, _ = run(planted, weekday, with_role(truthful, "reviewer", more), Bounds(review_rounds=2))
+    assert state.review_rounds == 2
+    reviewer_tests = [m for h in state.hypotheses for m in h.tests if m.source == "reviewer"]
+    assert len(reviewer_tests) == 2 and reviewer_tests[0].level == "high"
+    assert [t.role for t in state.turns][-1] == "synthesis"
+
+
+def test_reviewer_tests_can_overturn_an_accepted_hypothesis(planted, weekday):
+    # H1 claims weekdays; the reviewer adds 'high' tests without weekdays, which measure low
+    more = {
+        "decision": "more_tests",
+        "tests": [
+            {"hypothesis": "H1", "text": "A quiet evening at home.", "expect": "high"},
+            {"hypothesis": "H1", "text": "Rain all afternoon.", "expect": "high"},
+            {"hypothesis": "H1", "text": "The shop was shut.", "expect": "high"},
+            {"hypothesis": "H1", "text": "Nothing happened.", "expect": "high"},
+        ],
+    }
+    state, _ = run(planted, weekday, with_role(truthful, "reviewer", more), Bounds(review_rounds=1))
+    h1 = state.hypotheses[0]
+    assert h1.status == "refuted"  # 3 of 7 judged tests agree now; the analyzer's refute is supported
+
+
+def test_token_and_call_budgets_end_testing_with_a_synthesis(planted, weekday):
+    state, llm = run(planted, weekday, truthful, Bounds(llm_calls=4))
+    assert state.llm_calls <= 4 and len(llm.calls) <= 4
+    assert state.turns[-1].role == "synthesis" and state.explanation is not None
+    assert any("budget" in n for n in state.notes)
+    assert all(h.status != "open" for h in state.hypotheses)
+
+    state, _ = run(planted, weekday, truthful, Bounds(tokens=10))
+    assert any("token budget" in n for n in state.notes) and state.explanation is not None
+
+
+def test_malformed_replies_are_retried_then_recorded_and_the_loop_goes_on(planted, weekday):
+    tries = {"designer": 0}
+
+    def flaky(role, messages, request):
+        tries["designer"] += 1
+        return (
+            "Sure! Here are some tests: Friday, Monday" if tries["designer"] <= 2 else truthful(role, messages, request)
+        )
+
+    state, llm = run(planted, weekday, with_role(truthful, "designer", flaky))
+    first = state.turns[2]
+    assert first.role == "designer" and first.ok and first.measurements  # the loop's retry got a valid reply
+    assert state.failures == 1  # the first call (reply + repair turn) failed and was recorded
+    assert state.explanation is not None
+
+    broken = with_role(truthful, "analyzer", "not json at all")
+    state, _ = run(planted, weekday, broken)
+    analyzer_turns = [t for t in state.turns if t.role == "analyzer"]
+    assert analyzer_turns and all(not t.ok and t.error and "analyzer failed" in t.decision for t in analyzer_turns)
+    assert state.hypotheses[0].status == "accepted"  # closed by its measurements when its rounds ran out
+    assert state.explanation is not None
+
+
+def test_an_explainer_that_never_answers_ends_with_a_recorded_reason(planted, weekday):
+    state, llm = run(planted, weekday, with_role(truthful, "explainer", "{"), Bounds(retries=2))
+    assert state.done and state.explanation is None
+    assert state.stop_reason.startswith("the explainer gave no valid hypotheses")
+    assert llm.calls.count("explainer") == 3 * 2  # 3 tries, each with the layer's repair turn
+
+
+def test_failed_synthesis_falls_back_to_accepted_claims_and_says_so(planted, weekday):
+    state, _ = run(planted, weekday, with_role(truthful, "synthesis", "[]"))
+    assert state.explanation.source == "hypotheses"
+    assert state.explanation.labels == ["fires on weekday names"]
+    assert state.turns[-1].decision.startswith("synthesis failed")
+
+
+def test_several_explainer_samples_are_ranked_by_their_measured_examples(planted, weekday):
+    def sampled(role, messages, request):
+        weekday_first = (request.seed or 0) % 2 == 1
+        claims = [
+            {"tokens": ["the"], "claim": "fires on the word the", "example": "the cat"},
+            {"tokens": ["Sunday"], "claim": "fires on Sunday", "example": "Lunch on Sunday."},
+        ]
+        return {"hypotheses": claims[::-1] if weekday_first else claims}
+
+    state, llm = run(planted, weekday, with_role(truthful, "explainer", sampled), explainer_samples=3)
+    assert llm.calls.count("explainer") == 3
+    assert [h.claim for h in state.hypotheses] == ["fires on Sunday", "fires on the word the"]
+    explainer = state.turns[1]
+    assert [m.text for m in explainer.measurements] == ["Lunch on Sunday.", "the cat"]
+    assert explainer.measurements[0].level == "high" and explainer.measurements[1].level == "low"
+
+
+def test_visible_whitespace_copied_from_prompts_is_undone(planted, weekday):
+    copied = {"tests": [{"text": "See␣you␣on␣Monday.", "expect": "high"}, {"text": "See␣you.", "expect": "low"}]}
+    state, _ = run(planted, weekday, with_role(truthful, "designer", copied))
+    assert state.turns[2].measurements[0].text == "See you on Monday."
+
+
+def test_a_dead_feature_stops_with_a_reason_and_no_llm_call(planted, weekday):
+    dead = FeatureData(index=3, max_activation=0.0, density=0.0, hist_edges=[], hist_counts=[], top=[])
+    llm = ScriptedLLM(truthful)
+    state = SageLoop(planted, dead, llm).run()
+    assert state.done and "never fired" in state.stop_reason and llm.calls == []
+
+
+def test_results_folder_layout_and_files(planted, weekday, tmp_path):
+    index, _ = weekday
+    llm = ScriptedLLM(truthful, model="org/agent-model")
+    state = explain(planted, 0, llm, index=index, output_dir=tmp_path)
+    folder = run_dir(tmp_path, "org/agent-model", planted.model_name, "planted", 0)
+    assert folder == tmp_path / "org_agent-model" / planted.model_name / "layer_planted" / "feature_0"
+    for name in RESULT_FILES:
+        assert (folder / name).exists(), name
+    results = json.loads((folder / "structured_results.json").read_text())
+    assert results["final_state"] == "done" and results["feature"] == 0
+    assert [h["status"] for h in results["hypotheses"]] == ["accepted", "refuted"]
+    assert results["token_usage"]["llm_calls"] == 7 and results["meta"]["agent_llm"] == "org/agent-model"
+    assert (folder / "labels.txt").read_text().strip() == "weekday names"
+    assert "H1 supports" in (folder / "evidence.txt").read_text()
+    log = json.loads((folder / "log.json").read_text())
+    assert [e["role"] for e in log] == [t.role for t in state.turns]
+    assert log[2]["measurements"][0]["max_act"] > 0
+    assert load_run(folder).explanation.description == state.explanation.description
+
+
+def test_resume_after_an_interruption_loses_no_step(planted, weekday, tmp_path):
+    index, fd = weekday
+    whole = explain(planted, 0, ScriptedLLM(truthful), index=index)
+
+    first = ScriptedLLM(truthful)
+    from sage_nb.agent.api import feature_folder
+
+    folder = feature_folder(tmp_path, first, planted, 0)
+    SageLoop(planted, fd, first, save=folder.save).run(max_steps=3)
+    saved = folder.load()
+    assert saved.phase == "analyze" and len(saved.turns) == 4
+
+    second = ScriptedLLM(truthful)
+    resumed = explain(planted, 0, second, index=index, output_dir=tmp_path)
+    assert [t.role for t in resumed.turns] == [t.role for t in whole.turns]
+    assert resumed.turns[:4] == saved.turns
+    assert first.calls == ["explainer", "designer", "designer"]
+    assert second.calls == ["analyzer", "analyzer", "reviewer", "synthesis"]
+
+
+def test_batch_skips_finished_features(planted, weekday, tmp_path):
+    index, _ = weekday
+    llm = ScriptedLLM(truthful)
+    states = explain_features(planted, [0, 1], llm, index=index, output_dir=tmp_path, progress=False)
+    assert all(s.done for s in states)
+    calls = len(llm.calls)
+    again = explain_features(planted, [0, 1], llm, index=index, output_dir=tmp_path, progress=False)
+    assert len(llm.calls) == calls
+    assert [s.explanation.description for s in again] == [s.explanation.description for s in states]
+
+
+def test_unknown_feature_is_a_clear_error(planted, weekday):
+    index, _ = weekday
+    with pytest.raises(IndexError, match="has 12 features"):
+        explain(planted, planted.d_sae + 5, ScriptedLLM(truthful), index=index)
+    with pytest.raises(ValueError, match="index="):
+        explain(planted, 0, ScriptedLLM(truthful))
+
+
+def test_a_checkpoint_of_another_feature_is_refused(planted, weekday):
+    _, fd = weekday
+    state = SageLoop(planted, fd, ScriptedLLM(truthful)).run(max_steps=1)
+    state.feature = 5
+    with pytest.raises(ValueError, match="checkpoint is for feature 5"):
+        SageLoop(planted, fd, ScriptedLLM(truthful), state=state)
+
+
+def test_on_step_sees_every_step(planted, weekday):
+    _, fd = weekday
+    seen = []
+    SageLoop(planted, fd, ScriptedLLM(truthful), on_step=lambda s: seen.append((s.phase, len(s.turns)))).run()
+    assert seen[0] == ("explain", 1) and seen[-1][0] == "done"
+    assert [n for _, n in seen] == sorted(n for _, n in seen)

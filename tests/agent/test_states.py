@@ -1,0 +1,107 @@
+"""The rules of the state machine: verdicts gated by measurements, bounds, and budgets."""
+
+from __future__ import annotations
+
+import pytest
+
+from sage_nb.agent.records import Hypothesis, Measurement, RunState
+from sage_nb.agent.states import (
+    ACCEPT_AGREEMENT,
+    MIN_TESTS,
+    Bounds,
+    after_analysis,
+    evidence_verdict,
+    needs_design,
+    over_budget,
+    settle,
+)
+
+
+def m(expect: str, level: str, round_: int = 0) -> Measurement:
+    verdict = "ok" if expect == level else ("partial" if level == "medium" else "miss")
+    return Measurement("t", expect, ["t"], [1.0], 1.0, 0.5, level, verdict, "t", "t", round=round_)
+
+
+def hyp(*tests: Measurement, rounds: int = 1) -> Hypothesis:
+    return Hypothesis("H1", "claim", tests=list(tests), rounds=rounds)
+
+
+def test_evidence_verdict_needs_enough_agreeing_tests_with_a_firing_one():
+    assert evidence_verdict(hyp(m("high", "high"))) is None  # too few
+    assert MIN_TESTS == 2
+    assert evidence_verdict(hyp(m("high", "high"), m("low", "low"))) == "accept"
+    assert evidence_verdict(hyp(m("low", "low"), m("low", "low"))) is None  # nothing shown to fire
+    assert evidence_verdict(hyp(m("high", "low"), m("high", "low"))) == "refute"
+    mixed = hyp(m("high", "high"), m("high", "high"), m("low", "low"), m("high", "low"))
+    assert mixed.agreement == pytest.approx(0.75) and ACCEPT_AGREEMENT == 0.75
+    assert evidence_verdict(mixed) == "accept"
+    assert evidence_verdict(hyp(m("high", "high"), m("high", "low"), m("low", "low"))) is None  # 2/3: mixed
+
+
+def test_accept_and_refute_only_when_the_measurements_allow():
+    b = Bounds()
+    h = hyp(m("high", "low"), m("high", "low"))
+    assert settle(h, "accept", "looks right", "", b).startswith("keep testing (accept not supported")
+    assert h.status == "open"
+    assert settle(h, "refute", "no", "", b) == "refuted" and h.status == "refuted"
+
+    h = hyp(m("high", "high"), m("low", "low"))
+    assert settle(h, "refute", "", "", b).startswith("keep testing")  # tests agree: no refute
+    assert settle(h, "accept", "", "", b) == "accepted"
+
+
+def test_refine_resets_the_wording_and_is_bounded():
+    b = Bounds(rounds_per_hypothesis=1, refinements_per_hypothesis=1)
+    h = hyp(m("high", "low"), m("high", "high"), rounds=1)
+    assert settle(h, "refine", "narrower", "fires on X after Y", b) == "refined"
+    assert (h.claim, h.history, h.since, h.agreement) == ("fires on X after Y", ["claim"], 1, None)
+    assert needs_design(RunState(0, hypotheses=[h]), b) == ["H1"]  # a refined claim gets fresh rounds
+    h.tests += [m("high", "low", 1), m("high", "low", 1)]
+    h.rounds = 2
+    decision = settle(h, "refine", "again", "fires on Z", b)  # no refinement left, no round left
+    assert decision.startswith("refuted (test rounds used up")
+    assert h.claim == "fires on X after Y"
+
+
+def test_same_wording_or_empty_refinement_is_not_a_refinement():
+    b = Bounds()
+    h = hyp(m("high", "high"))
+    assert settle(h, "refine", "", "claim", b).startswith("keep testing")
+    assert settle(h, "refine", "", "  ", b).startswith("keep testing")
+    assert h.refinements == 0
+
+
+def test_closing_by_measurements_when_rounds_run_out():
+    b = Bounds(rounds_per_hypothesis=1)
+    assert settle(hyp(m("high", "high"), m("low", "low")), None, "", "", b).startswith("accepted (test rounds")
+    assert settle(hyp(m("high", "high")), "keep_testing", "", "", b).startswith("inconclusive")
+
+
+def test_budget_keeps_a_call_for_the_synthesis():
+    b = Bounds(llm_calls=10, tokens=1000)
+    s = RunState(0, phase="design", llm_calls=8)
+    assert over_budget(s, b, 1) is None
+    assert "LLM call budget" in over_budget(s, b, 2)
+    s.phase = "synthesize"
+    assert over_budget(s, b, 2) is None
+    s.tokens = 1000
+    assert "token budget" in over_budget(s, b, 1)
+
+
+def test_after_analysis_routes_to_design_review_or_synthesis():
+    b = Bounds(rounds_per_hypothesis=2, review_rounds=1)
+    s = RunState(0, hypotheses=[hyp(rounds=1)])
+    assert after_analysis(s, b) == "design"
+    s.hypotheses[0].rounds = 2
+    assert after_analysis(s, b) == "review"
+    s.review_rounds = 1
+    assert after_analysis(s, b) == "synthesize"
+
+
+def test_state_round_trips_through_json():
+    import json
+
+    s = RunState(3, hypotheses=[hyp(m("high", "high"), m("low", "low"))], notes=["x"])
+    s.usage["designer"] = {"calls": 1, "prompt_tokens": 5, "completion_tokens": 2, "failed": 0}
+    back = RunState.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert back == s
