@@ -6,14 +6,16 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sage_nb.config import DEFAULT_MODEL, DEFAULT_SAE
 
 
-def _add_target_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--sae_path", default=None, help=f"shipped SAE name, SAELens dir or sae-lens:// spec (default {DEFAULT_SAE})"
-    )
+def _add_target_args(p: argparse.ArgumentParser, planted: bool = False) -> None:
+    sae_help = f"shipped SAE name, SAELens dir or sae-lens:// spec (default {DEFAULT_SAE})"
+    if planted:
+        sae_help += "; 'planted': the 12 planted ground-truth features (tokenizer only, no model)"
+    p.add_argument("--sae_path", default=None, help=sae_help)
     p.add_argument(
         "--target_llm", default=None, help="model name/path (default: the SAE's metadata, else the embedded one)"
     )
@@ -48,6 +50,99 @@ def _mine(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_explain_target(sae_path: str | None, target_llm: str | None, device: str) -> Any:
+    """The target to explain: a model + SAE, or with ``sae_path="planted"`` the planted features over the
+    tokenizer of ``target_llm`` (default: the embedded model's)."""
+    if sae_path == "planted":
+        from sage_nb.target.planted import load_planted_target
+
+        return load_planted_target(target_llm)
+    from sage_nb.target import load_target
+
+    return load_target(model=target_llm, sae=sae_path, device=device)
+
+
+def mine_exemplars(target: Any, contexts: int) -> Any:
+    """The (cached) feature index of ``contexts`` contexts of the default corpus's training split."""
+    from sage_nb.data.contexts import corpus_contexts
+    from sage_nb.data.corpus import default_corpus
+    from sage_nb.data.index import load_or_mine
+
+    corpus = default_corpus().split(held_out=False)
+    return load_or_mine(target, corpus_contexts(corpus, target.tokenizer, max_contexts=contexts), corpus.name)
+
+
+def make_agent_llm(spec: str, record: str | None, device: str) -> Any:
+    """The agent's LLM from a :func:`~sage_nb.llm.make_llm` spec; a local model runs on ``device``."""
+    from sage_nb.llm import make_llm
+
+    options = {"device": device} if spec.partition(":")[0] == "local" else {}
+    return make_llm(spec, record=record, **options)
+
+
+def agent_config(args: argparse.Namespace) -> Any:
+    """The run's :class:`~sage_nb.agent.AgentConfig` (bounds included) from the ``explain`` options."""
+    from sage_nb.agent import AgentConfig, Bounds
+
+    bounds = Bounds(
+        hypotheses=args.hypotheses,
+        rounds_per_hypothesis=args.max_rounds,
+        review_rounds=args.review_rounds,
+        llm_calls=args.max_llm_calls,
+        tokens=args.token_budget,
+    )
+    return AgentConfig(bounds=bounds, top_k=args.top_k, use_evidence=not args.no_evidence)
+
+
+def run_summary(state: Any, folder: Any) -> dict[str, Any]:
+    """The JSON line printed for one feature's run."""
+    expl = state.explanation
+    return {
+        "feature": state.feature,
+        "status": state.stop_reason or ("done" if state.done else state.phase),
+        "labels": list(expl.labels) if expl else [],
+        "description": expl.description if expl else "",
+        "llm_calls": state.llm_calls,
+        "tokens": state.tokens,
+        "folder": str(folder.path),
+    }
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from sage_nb.agent.api import explain_features, feature_folder, parse_features
+    from sage_nb.llm import LLMUnavailable
+
+    target = load_explain_target(args.sae_path, args.target_llm, args.device)
+    features = parse_features(args.features, target)
+    llm = make_agent_llm(args.agent_llm, args.record, args.device)
+    config = agent_config(args)
+    index = mine_exemplars(target, args.contexts)
+    try:
+        states = explain_features(target, features, llm, index=index, output_dir=args.output_dir, config=config)
+    except LLMUnavailable as err:
+        print(
+            f"sage-nb explain: error: {err} (finished steps are saved: run the same command again to resume)",
+            file=sys.stderr,
+        )
+        return 1
+    for state in states:
+        print(json.dumps(run_summary(state, feature_folder(args.output_dir, llm, target, state.feature))))
+    return 0
+
+
+def _positive_int(text: str, minimum: int = 1) -> int:
+    """An argparse type: an integer of at least ``minimum`` (1)."""
+    value = int(text)
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    return _positive_int(text, minimum=0)
+
+
 def _train_sae(args: argparse.Namespace) -> int:
     from sage_nb.training.sae_training import SAETrainingConfig, train_sae
 
@@ -62,6 +157,9 @@ def _train_sae(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sage_nb.agent import AgentConfig, Bounds
+    from sage_nb.llm.factory import SPEC_FORMS
+
     parser = argparse.ArgumentParser(
         prog="sage-nb",
         description="Explain SAE features of language models. Every command works offline on the embedded default.",
@@ -94,6 +192,74 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top_k", type=int, default=20)
     p.set_defaults(func=_mine)
 
+    bounds, defaults = Bounds(), AgentConfig()
+    p = sub.add_parser(
+        "explain",
+        help="run the SAGE agent on features: hypotheses tested on measured activations, results in SAGE's layout",
+        epilog="example: sage-nb explain --features 100,101                      # embedded model, SAE and agent LLM\n"
+        "         sage-nb explain --sae_path planted --features weekday,digit  # planted ground truth, no SAE\n"
+        "         sage-nb explain --features 'layer8=100,101' --max_rounds 3   # SAGE's form (the SAE's layer)\n"
+        "         sage-nb explain --features 100 --agent_llm openai-compatible:qwen2.5:7b@http://127.0.0.1:11434/v1\n"
+        "results go to OUTPUT_DIR/AGENT_LLM/TARGET_LLM/layer_L/feature_F/; finished features are skipped and\n"
+        "interrupted ones resumed, so the same command continues a batch",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_target_args(p, planted=True)
+    p.add_argument(
+        "--features",
+        required=True,
+        help="'100,101' or SAGE's 'layer8=100,101' (groups joined by ';'; the layer must be the SAE's); "
+        "names for --sae_path planted",
+    )
+    p.add_argument(
+        "--agent_llm",
+        default="local",
+        help=f"the agent's LLM: {', '.join(SPEC_FORMS)} (default %(default)s)",
+    )
+    p.add_argument(
+        "--max_rounds",
+        type=_positive_int,
+        default=bounds.rounds_per_hypothesis,
+        help="design rounds per hypothesis (default %(default)s)",
+    )
+    p.add_argument(
+        "--hypotheses",
+        type=_positive_int,
+        default=bounds.hypotheses,
+        help="hypotheses proposed at once (default %(default)s)",
+    )
+    p.add_argument(
+        "--max_llm_calls",
+        type=_positive_int,
+        default=bounds.llm_calls,
+        help="LLM calls per feature (default %(default)s)",
+    )
+    p.add_argument(
+        "--token_budget", type=_positive_int, default=bounds.tokens, help="LLM tokens per feature (default %(default)s)"
+    )
+    p.add_argument(
+        "--review_rounds",
+        type=_non_negative_int,
+        default=bounds.review_rounds,
+        help="times the reviewer may ask for more tests (default %(default)s)",
+    )
+    p.add_argument(
+        "--top_k",
+        type=_positive_int,
+        default=defaults.top_k,
+        help="exemplars shown to the explainer (default %(default)s)",
+    )
+    p.add_argument(
+        "--contexts",
+        type=_positive_int,
+        default=2000,
+        help="corpus contexts (128 tokens each) mined for exemplars, cached (default %(default)s)",
+    )
+    p.add_argument("--output_dir", default="results", help="results folder (default %(default)s)")
+    p.add_argument("--no_evidence", action="store_true", help="leave the computed evidence summary out of prompts")
+    p.add_argument("--record", default=None, metavar="PATH", help="record every LLM call to PATH (for replay:PATH)")
+    p.set_defaults(func=_explain)
+
     p = sub.add_parser(
         "train-sae",
         help="train an SAE on the embedded model (the shipped SAE's reproducible recipe)",
@@ -117,11 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sage-nb`` command."""
+    from sage_nb.llm.errors import LLMRequestError, ReplayMissing
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, IndexError, FileNotFoundError, ImportError, OSError) as err:
+    except (ValueError, IndexError, FileNotFoundError, ImportError, OSError, LLMRequestError, ReplayMissing) as err:
         print(f"sage-nb {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyError as err:  # an unknown name, e.g. of a planted feature: its message without repr quotes
+        print(f"sage-nb {args.command}: error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
 
 

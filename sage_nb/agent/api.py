@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,60 @@ def target_layer(target: Any) -> int | str:
     """The layer a target's SAE reads (``planted`` for planted features)."""
     layer = getattr(target, "layer", None)
     return layer if layer is not None else str(getattr(target.hook, "name", "unknown"))
+
+
+def parse_features(spec: str | Sequence[int | str], target: Any) -> list[int]:
+    """Feature indices of ``target`` from a spec, validated by ``target.check_features`` (duplicates dropped).
+
+    ``spec`` is ``"100,101"``, the original SAGE form ``"layer8=100,101"`` (several ``layerN=`` groups may be
+    joined by ``;``; each layer must be the one the SAE reads, see :func:`target_layer`), or a list of indices.
+    A planted target (anything with a ``feature(name)`` lookup) also takes names: ``"weekday,digit"``.
+
+    >>> parse_features("layer8=100,101; layer8=7", target)  # doctest: +SKIP
+    [100, 101, 7]
+
+    Raises ValueError for a malformed spec or another layer, IndexError for an unknown index and, for a planted
+    target, KeyError for an unknown name.
+    """
+    if isinstance(spec, str):
+        items: list[int | str] = []
+        for group in spec.split(";"):
+            head, eq, rest = group.partition("=")
+            if eq:
+                _check_layer(head.strip(), target)
+                group = rest
+            items += [item.strip() for item in group.split(",") if item.strip()]
+    else:
+        items = list(spec)
+    features = [_feature_index(item, target) for item in items]
+    return list(dict.fromkeys(target.check_features(features)))
+
+
+def _check_layer(head: str, target: Any) -> None:
+    """Raise ValueError unless ``head`` (``layer8``) names the layer ``target``'s SAE reads."""
+    match = re.fullmatch(r"layer_?(\S+)", head, flags=re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"expected 'layerN=F1,F2' in a feature spec, got {head!r} before '='")
+    layer = target_layer(target)
+    if match.group(1) != str(layer):
+        raise ValueError(
+            f"features of layer {match.group(1)} were asked for, but the SAE reads layer {layer}: "
+            f"use 'layer{layer}=...' or plain indices"
+        )
+
+
+def _feature_index(item: int | str, target: Any) -> Any:
+    """One spec item as a feature index: an integer as it is, a name through a planted target's lookup."""
+    if not isinstance(item, str):
+        return item
+    try:
+        return int(item)
+    except ValueError:
+        pass
+    lookup = getattr(target, "feature", None)
+    if lookup is None:
+        raise ValueError(f"{item!r} is not a feature index (feature names exist only on planted targets)")
+    return lookup(item).index
 
 
 def feature_folder(output_dir: str | Path, llm: LLMBackend, target: Any, feature: int) -> RunFolder:

@@ -40,7 +40,7 @@ class AgentConfig:
     use_evidence: bool = True  # include the computed Evidence summary in prompts
     temperature: float | None = None  # None: the backend's default
     seed: int = 0
-    max_tokens: int | None = None  # per reply; None: the backend's default
+    max_tokens: int | None = None  # per reply; None: prompts.MAX_REPLY_TOKENS of the role
     #: Explainer calls whose hypotheses are pooled and ranked by their measured examples (None: by backend).
     explainer_samples: int | None = None
 
@@ -167,7 +167,7 @@ class SageLoop:
             feature=str(self.state.feature),
             temperature=SAMPLE_TEMPERATURE if varied else cfg.temperature,
             seed=cfg.seed + 100 * attempt + sample if varied or cfg.temperature else None,
-            max_tokens=cfg.max_tokens,
+            max_tokens=cfg.max_tokens or prompts.MAX_REPLY_TOKENS[role],
         )
 
     def _call_many(
