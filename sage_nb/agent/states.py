@@ -66,6 +66,12 @@ def evidence_verdict(h: Hypothesis) -> str | None:
     return None
 
 
+def is_new_claim(text: str, old: str) -> bool:
+    """Whether a refinement is a real new claim: several words, not a verdict name, not the old wording."""
+    words = text.split()
+    return len(words) >= 2 and text.strip().lower() != old.strip().lower() and words[0].lower() not in VERDICTS
+
+
 def rounds_left(h: Hypothesis, bounds: Bounds) -> bool:
     """Whether ``h`` may get another design round (a refined wording starts with a fresh set of rounds)."""
     return h.rounds - h.since < bounds.rounds_per_hypothesis
@@ -85,9 +91,9 @@ def settle(h: Hypothesis, proposed: str | None, reason: str, refined: str, bound
     if proposed == "refute" and measured != "accept" and len(h.current_tests) >= MIN_TESTS:
         h.status, h.reason = "refuted", reason or "tests did not match their expectations"
         return "refuted"
-    new_claim = refined.strip()
+    new_claim = " ".join(refined.split())
     can_refine = h.refinements < bounds.refinements_per_hypothesis
-    if proposed == "refine" and new_claim and new_claim != h.claim and can_refine:
+    if proposed == "refine" and is_new_claim(new_claim, h.claim) and can_refine:
         h.history.append(h.claim)
         h.claim, h.reason = new_claim, reason
         h.refinements += 1

@@ -68,6 +68,9 @@ def test_same_wording_or_empty_refinement_is_not_a_refinement():
     h = hyp(m("high", "high"))
     assert settle(h, "refine", "", "claim", b).startswith("keep testing")
     assert settle(h, "refine", "", "  ", b).startswith("keep testing")
+    assert settle(h, "refine", "", "refine", b).startswith("keep testing")  # a verdict word is not a claim
+    assert settle(h, "refine", "", "keep_testing more", b).startswith("keep testing")
+    assert settle(h, "refine", "", "Claim", b).startswith("keep testing")
     assert h.refinements == 0
 
 
