@@ -35,48 +35,55 @@ class CallRecorder:
     def __repr__(self) -> str:
         return f"CallRecorder({str(self.path)!r})"
 
-    def write(self, request: LLMRequest[Any], result: LLMResult[Any]) -> None:
-        line = {
-            "v": RECORD_VERSION,
-            "key": result.request_key,
-            "time": time.time(),
-            "backend": result.backend,
-            "model": result.model,
-            "role": request.role,
-            "feature": request.feature,
-            "request": {
-                "messages": request.messages,
-                "schema_name": request.schema.__name__,
-                "schema": json_schema(request.schema),
-                "temperature": request.temperature,
-                "seed": request.seed,
-                "max_tokens": request.max_tokens,
-                "logprobs": request.logprobs,
-            },
-            "reply": {
-                "ok": result.ok,
-                "raw_text": result.raw_text,
-                "raw_turns": result.raw_turns,
-                "error": result.error,
-                "error_kind": result.error_kind,
-                "finish_reason": result.finish_reason,
-                "notes": result.notes,
-                "logprobs": None if result.logprobs is None else [t.to_dict() for t in result.logprobs],
-            },
-            "usage": {
-                "prompt_tokens": result.usage.prompt_tokens,
-                "completion_tokens": result.usage.completion_tokens,
-                "cached_tokens": result.usage.cached_tokens,
-            },
-            "turns": result.turns,
-            "latency_s": result.latency_s,
-            "generation_s": result.generation_s,
-            "cost_usd": result.cost_usd,
-        }
+    def write(self, request: LLMRequest[Any], result: LLMResult[Any]) -> dict[str, Any]:
+        """Append the call's record (secrets redacted) and return it."""
+        line = record_line(request, result)
         text = redact(json.dumps(line, ensure_ascii=True)) + "\n"
         with self._lock, self.path.open("a", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
+        return line
+
+
+def record_line(request: LLMRequest[Any], result: LLMResult[Any]) -> dict[str, Any]:
+    """One call as a JSON-serialisable record: request, reply, usage and timing, keyed by the request."""
+    return {
+        "v": RECORD_VERSION,
+        "key": result.request_key,
+        "time": time.time(),
+        "backend": result.backend,
+        "model": result.model,
+        "role": request.role,
+        "feature": request.feature,
+        "request": {
+            "messages": request.messages,
+            "schema_name": request.schema.__name__,
+            "schema": json_schema(request.schema),
+            "temperature": request.temperature,
+            "seed": request.seed,
+            "max_tokens": request.max_tokens,
+            "logprobs": request.logprobs,
+        },
+        "reply": {
+            "ok": result.ok,
+            "raw_text": result.raw_text,
+            "raw_turns": result.raw_turns,
+            "error": result.error,
+            "error_kind": result.error_kind,
+            "finish_reason": result.finish_reason,
+            "notes": result.notes,
+            "logprobs": None if result.logprobs is None else [t.to_dict() for t in result.logprobs],
+        },
+        "usage": {
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+            "cached_tokens": result.usage.cached_tokens,
+        },
+        "turns": result.turns,
+        "latency_s": result.latency_s,
+        "generation_s": result.generation_s,
+        "cost_usd": result.cost_usd,
+    }
 
 
 def load_records(path: str | Path) -> list[dict[str, Any]]:
@@ -137,35 +144,39 @@ class ReplayBackend(LLMBackend):
             return found[index]
 
     def _execute(self, request: LLMRequest[Any]) -> LLMResult[Any]:
-        record = self._lookup(request)
-        reply = record["reply"]
-        usage = Usage(**record["usage"])
-        raw = reply["raw_text"]
-        notes = list(reply.get("notes") or [])
-        if reply["ok"]:
-            parsed = parse_reply(raw, request.schema)
-            if not parsed.ok:
-                notes.append("the recorded reply no longer validates with the current schema")
-        else:
-            parsed = Parsed(error=reply["error"], error_kind=reply["error_kind"])
-        logprobs = reply.get("logprobs")
-        return LLMResult(
-            ok=parsed.ok,
-            parsed=parsed.value,
-            raw_text=raw,
-            role=request.role,
-            feature=request.feature,
-            backend=self.name,
-            model=record["model"],
-            request_key=record["key"],
-            usage=usage,
-            error=parsed.error,
-            error_kind=parsed.error_kind,
-            finish_reason=reply.get("finish_reason"),
-            logprobs=None if logprobs is None else [TokenLogprob.from_dict(t) for t in logprobs],
-            turns=int(record.get("turns", 1)),
-            raw_turns=list(reply.get("raw_turns") or [raw]),
-            notes=notes,
-            replayed=True,
-            generation_s=record.get("generation_s"),
-        )
+        return result_from_record(self._lookup(request), request, self.name)
+
+
+def result_from_record(record: dict[str, Any], request: LLMRequest[Any], backend: str) -> LLMResult[Any]:
+    """The result a recorded call stands for, re-validated with ``request``'s schema and marked ``replayed``."""
+    reply = record["reply"]
+    usage = Usage(**record["usage"])
+    raw = reply["raw_text"]
+    notes = list(reply.get("notes") or [])
+    if reply["ok"]:
+        parsed = parse_reply(raw, request.schema)
+        if not parsed.ok:
+            notes.append("the recorded reply no longer validates with the current schema")
+    else:
+        parsed = Parsed(error=reply["error"], error_kind=reply["error_kind"])
+    logprobs = reply.get("logprobs")
+    return LLMResult(
+        ok=parsed.ok,
+        parsed=parsed.value,
+        raw_text=raw,
+        role=request.role,
+        feature=request.feature,
+        backend=backend,
+        model=record["model"],
+        request_key=record["key"],
+        usage=usage,
+        error=parsed.error,
+        error_kind=parsed.error_kind,
+        finish_reason=reply.get("finish_reason"),
+        logprobs=None if logprobs is None else [TokenLogprob.from_dict(t) for t in logprobs],
+        turns=int(record.get("turns", 1)),
+        raw_turns=list(reply.get("raw_turns") or [raw]),
+        notes=notes,
+        replayed=True,
+        generation_s=record.get("generation_s"),
+    )

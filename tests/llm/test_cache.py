@@ -1,0 +1,63 @@
+"""CachedBackend: repeated requests are answered from the file; failures are not cached."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from sage_nb.llm import make_llm
+from sage_nb.llm.base import LLMBackend, LLMRequest, Message, Reply
+from sage_nb.llm.cache import CachedBackend
+from sage_nb.llm.usage import Usage
+
+
+class Word(BaseModel):
+    word: str
+
+
+class Counting(LLMBackend):
+    name = "counting"
+
+    def __init__(self, broken: bool = False) -> None:
+        super().__init__("counter")
+        self.calls = 0
+        self.broken = broken
+
+    def _turn(self, messages: list[Message], request: LLMRequest[Any]) -> Reply:
+        self.calls += 1
+        text = "oops" if self.broken else json.dumps({"word": f"w{self.calls}"})
+        return Reply(text=text, usage=Usage(prompt_tokens=10, completion_tokens=3), finish_reason="stop")
+
+
+def test_second_run_costs_nothing_and_returns_the_same(tmp_path):
+    path = tmp_path / "cache.jsonl"
+    inner = Counting()
+    cached = CachedBackend(inner, path)
+    first = cached.complete("a word please", Word, role="gen", feature="1")
+    batch = cached.complete_many(
+        [LLMRequest("a word please", Word, role="gen"), LLMRequest("another", Word, role="gen")]
+    )
+    assert inner.calls == 2 and cached.hits == 1
+    assert batch[0].parsed == first.parsed and batch[0].replayed
+
+    again = CachedBackend(Counting(), path)  # a new session reads the file
+    result = again.complete("another", Word, role="gen")
+    assert again.inner.calls == 0 and result.parsed == batch[1].parsed
+    assert make_llm(f"replay:{path}").complete("another", Word, role="gen").parsed == batch[1].parsed
+
+
+def test_failures_are_not_cached(tmp_path):
+    path = tmp_path / "cache.jsonl"
+    broken = CachedBackend(Counting(broken=True), path)
+    assert not broken.complete("x", Word, role="gen").ok
+    fixed = CachedBackend(Counting(), path)
+    assert fixed.complete("x", Word, role="gen").ok and fixed.inner.calls == 1
+
+
+def test_different_sampling_parameters_are_different_entries(tmp_path):
+    cached = CachedBackend(Counting(), tmp_path / "c.jsonl")
+    a = cached.complete("x", Word, role="gen", temperature=0.0)
+    b = cached.complete("x", Word, role="gen", temperature=0.9, seed=1)
+    assert a.parsed != b.parsed and cached.inner.calls == 2
