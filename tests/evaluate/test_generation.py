@@ -1,0 +1,175 @@
+"""GEN on the planted digit feature with scripted LLM replies: success rates follow the target's own activations."""
+
+from __future__ import annotations
+
+import pytest
+from scripted import ScriptedLLM
+
+from sage_nb.evaluate import prompts
+from sage_nb.evaluate.base import Candidate, EvalSetup, MeasureCache
+from sage_nb.evaluate.generation import THRESHOLD_FRACTION, GenerationScorer, clean_texts
+
+#: Digit texts of graded strength (a 2-digit number peaks at 3.5, a 4-digit one at 5.5) and texts without digits.
+TEXTS = [
+    "The shop opened 12 new branches across the country.",
+    "In 2024 the river flooded the lower town twice.",
+    "She wrote 1234567 on the board and smiled.",
+    "We waited 7 days for the letter to arrive.",
+    "See you on Monday at the usual place.",
+    "The cat slept all afternoon by the window.",
+    "Flight 451 was delayed by the storm last night.",
+    "Nothing happened on Friday after the long meeting.",
+    "He counted 30 sheep before he fell asleep.",
+    "A quiet walk along the beach cleared her mind.",
+]
+CANDIDATE = Candidate(2, "sage", "Fires on digits in numbers, more on later digits.", ["digits", "numbers"])
+
+
+def texts_policy(texts: list[str], seen: list[str] | None = None):
+    """A policy answering the GEN role with ``texts`` (and recording the user message in ``seen``)."""
+
+    def policy(role, messages, request):
+        assert role == "gen"
+        if seen is not None:
+            seen.append(messages[-1]["content"])
+        return {"texts": texts}
+
+    return policy
+
+
+def setup_for(planted, fd, llm, **kwargs) -> EvalSetup:
+    return EvalSetup(planted, llm, fd, **kwargs)
+
+
+def expected_rate(planted, feature: int, texts: list[str], threshold: float) -> float:
+    maxima = [planted.measure(t, feature).max_act for t in texts]
+    return sum(m >= threshold for m in maxima) / len(maxima)
+
+
+@pytest.mark.parametrize("rule", ["sage", "saeexplainer"])
+def test_success_rate_equals_planted_activations(planted, digit, rule):
+    llm = ScriptedLLM(texts_policy(TEXTS))
+    score = GenerationScorer(threshold=rule).score(CANDIDATE, setup_for(planted, digit, llm))
+    if rule == "sage":  # independent: the top-10 exemplars' maxima, straight from the mined windows
+        reference = sum(max(ex.acts) for ex in digit.top[:10]) / min(10, len(digit.top))
+    else:
+        reference = digit.max_activation
+    threshold = THRESHOLD_FRACTION * reference
+    assert score.details["threshold_value"] == pytest.approx(threshold)
+    assert score.value == pytest.approx(expected_rate(planted, digit.index, TEXTS, threshold))
+    assert 0 < score.value < 1
+    assert score.metric == "gen" and score.explainer == "sage" and score.feature == digit.index
+    assert score.n == len(TEXTS) and llm.calls == ["gen"]
+    measured = {row["text"]: row["max_act"] for row in score.details["texts"]}
+    for text in TEXTS:
+        assert measured[text] == pytest.approx(planted.measure(text, digit.index).max_act, abs=1e-4)
+    mean_max = sum(measured.values()) / len(measured)
+    assert score.details["mean_max_act"] == pytest.approx(mean_max, abs=1e-3)
+    assert score.details["mean_max_fraction"] == pytest.approx(mean_max / max(ex.max_act for ex in digit.top), abs=1e-3)
+
+
+def test_the_two_thresholds_differ_on_the_digit_feature(planted, digit):
+    rates = {}
+    for rule in ("sage", "saeexplainer"):
+        llm = ScriptedLLM(texts_policy(TEXTS))
+        rates[rule] = GenerationScorer(threshold=rule).score(CANDIDATE, setup_for(planted, digit, llm)).value
+    # the mean top-10 maximum is below the feature's maximum, so 'sage' is the more lenient rule here
+    assert rates["sage"] > rates["saeexplainer"]
+
+
+def test_unrelated_texts_score_zero_and_digit_texts_score_one(planted, digit):
+    unrelated = [t for t in TEXTS if not any(c.isdigit() for c in t)]
+    strong = ["Pin 98765 opens the side door.", "Her number was 5551234 last year.", "Dial 4567890 for help."]
+    gen = GenerationScorer(n_texts=3)
+    low = gen.score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(texts_policy(unrelated[:3]))))
+    high = gen.score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(texts_policy(strong))))
+    assert low.value == 0.0 and high.value == 1.0
+
+
+def test_representation_switch_changes_what_the_llm_sees(planted, digit):
+    for representation, shown, hidden in (
+        ("description", CANDIDATE.description, "digits; numbers"),
+        ("labels", "digits; numbers", CANDIDATE.description),
+    ):
+        seen: list[str] = []
+        setup = setup_for(planted, digit, ScriptedLLM(texts_policy(TEXTS, seen)), representation=representation)
+        score = GenerationScorer().score(CANDIDATE, setup)
+        assert shown in seen[0] and hidden not in seen[0]
+        assert score.details["representation"] == representation
+
+
+def test_duplicates_and_empty_texts_are_dropped_with_a_note(planted, digit):
+    texts = [*TEXTS[:7], "  the SHOP opened 12 new branches across the country. ", "     ", TEXTS[2]]
+    score = GenerationScorer().score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(texts_policy(texts))))
+    assert score.n == 7
+    assert [row["text"] for row in score.details["texts"]] == TEXTS[:7]
+    assert "dropped 1 empty text(s)" in score.notes and "dropped 2 duplicate text(s)" in score.notes
+    assert score.value == pytest.approx(
+        expected_rate(
+            planted, digit.index, TEXTS[:7], GenerationScorer().threshold_value(setup_for(planted, digit, None))
+        )
+    )
+
+
+def test_visible_whitespace_marks_are_undone_and_word_bounds_noted():
+    kept, notes = clean_texts(["Call␣5551234␣now please friend", "", "call 5551234 now please friend", "Too short 1"])
+    assert kept == ["Call 5551234 now please friend", "Too short 1"] and len(notes) == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "not json at all",
+        {"texts": ["only one text here"]},  # the schema asks for exactly n
+        {"wrong": []},
+    ],
+)
+def test_malformed_replies_give_none_with_the_error(planted, digit, reply):
+    llm = ScriptedLLM(lambda role, messages, request: reply)
+    score = GenerationScorer().score(CANDIDATE, setup_for(planted, digit, llm))
+    assert score.value is None and score.n == 0
+    assert score.notes and score.notes[0].startswith("LLM reply failed:")
+    assert llm.calls == ["gen", "gen"]  # the LLM layer's repair turn, then give up
+
+
+def test_no_usable_texts_gives_none(planted, digit):
+    llm = ScriptedLLM(texts_policy(["     ", "       "]))
+    score = GenerationScorer(n_texts=2).score(CANDIDATE, setup_for(planted, digit, llm))
+    assert score.value is None and "no usable texts" in score.notes[0]
+
+
+def test_texts_are_measured_through_the_cache(planted, digit, tmp_path):
+    cache = MeasureCache(planted, tmp_path / "measure.json")
+    gen = GenerationScorer()
+    first = gen.score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(texts_policy(TEXTS)), measure=cache))
+    second = gen.score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(texts_policy(TEXTS)), measure=cache))
+    assert cache.misses == len(TEXTS) and cache.hits == len(TEXTS)
+    assert first.value == second.value and (tmp_path / "measure.json").exists()
+
+
+def test_request_is_bounded_and_options_are_checked(planted, digit):
+    requests = []
+
+    def policy(role, messages, request):
+        requests.append(request)
+        return {"texts": TEXTS[:4]}
+
+    GenerationScorer(n_texts=4).score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(policy)))
+    assert requests[0].max_tokens == prompts.text_reply_tokens(4)
+    assert requests[0].schema is prompts.generation_schema(4)
+    with pytest.raises(ValueError, match="threshold"):
+        GenerationScorer(threshold="median")
+    with pytest.raises(ValueError, match="texts"):
+        GenerationScorer(n_texts=0)
+
+
+@pytest.mark.slow
+def test_gen_with_the_local_llm_end_to_end(planted, digit):
+    from sage_nb.llm import make_llm
+
+    setup = EvalSetup(planted, make_llm("local"), digit)
+    score = GenerationScorer().score(CANDIDATE, setup)
+    print(score.value, score.notes, score.details.get("texts"))
+    assert score.value is not None and 0.0 <= score.value <= 1.0
+    assert score.n > 0 and len(score.details["texts"]) == score.n
+    assert setup.measure.misses == score.n
