@@ -62,13 +62,13 @@ def load_explain_target(sae_path: str | None, target_llm: str | None, device: st
     return load_target(model=target_llm, sae=sae_path, device=device)
 
 
-def mine_exemplars(target: Any, contexts: int) -> Any:
-    """The (cached) feature index of ``contexts`` contexts of the default corpus's training split."""
+def mine_exemplars(target: Any, contexts: int, held_out: bool = False) -> Any:
+    """The (cached) feature index of ``contexts`` contexts of the default corpus's training (or held-out) split."""
     from sage_nb.data.contexts import corpus_contexts
     from sage_nb.data.corpus import default_corpus
     from sage_nb.data.index import load_or_mine
 
-    corpus = default_corpus().split(held_out=False)
+    corpus = default_corpus().split(held_out=held_out)
     return load_or_mine(target, corpus_contexts(corpus, target.tokenizer, max_contexts=contexts), corpus.name)
 
 
@@ -153,6 +153,58 @@ def _train_sae(args: argparse.Namespace) -> int:
             setattr(cfg, name, value)
     report = train_sae(cfg, args.out)
     print(json.dumps({k: v for k, v in report.items() if k != "config"}, indent=2))
+    return 0
+
+
+def evaluation_candidates(args: argparse.Namespace, target: Any, features: list[int], llm: Any, index: Any) -> list:
+    """SAGE runs found for ``features`` (in ``--sage_dir``), baseline explanations, and ``--explanations``."""
+    from sage_nb.agent.api import feature_folder
+    from sage_nb.evaluate.baseline import OneShotExplainer
+    from sage_nb.evaluate.report import candidates_from
+
+    sage_llm = make_agent_llm(args.sage_llm, None, args.device) if args.sage_llm != args.llm else llm
+    runs = []
+    for feature in features:
+        folder = feature_folder(args.sage_dir, sage_llm, target, feature)
+        state = folder.load() if folder.finished else None
+        if state is not None:
+            runs.append(state)
+        else:
+            print(f"sage-nb evaluate: no finished SAGE run for feature {feature} in {folder.path}", file=sys.stderr)
+    baseline = []
+    if not args.no_baseline:
+        explained = OneShotExplainer(llm).explain_many([index.feature_data(target, f) for f in features])
+        for item in explained:
+            if isinstance(item, Exception):
+                print(f"sage-nb evaluate: baseline failed on feature {item.feature}: {item.error}", file=sys.stderr)
+        baseline = [c for c in explained if not isinstance(c, Exception)]
+    user = None
+    if args.explanations:
+        with open(args.explanations, encoding="utf-8") as f:
+            user = {int(k): str(v) for k, v in json.load(f).items()}
+    return candidates_from(runs, baseline, user)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from sage_nb.agent.api import parse_features
+    from sage_nb.evaluate.report import evaluate
+
+    target = load_explain_target(args.sae_path, args.target_llm, args.device)
+    features = parse_features(args.features, target)
+    llm = make_agent_llm(args.llm, None, args.device)
+    index = mine_exemplars(target, args.contexts)
+    held = mine_exemplars(target, args.held_out_contexts, held_out=True)
+    candidates = evaluation_candidates(args, target, features, llm, index)
+    if not candidates:
+        raise ValueError("nothing to evaluate: no SAGE runs found, the baseline is off and no --explanations given")
+    report = evaluate(
+        target, candidates, llm, index=index, held_out=held, scorers=args.scorers.split(","),
+        representation=args.representation, output_dir=args.output_dir, seed=args.seed,
+    )  # fmt: skip
+    print(report.table().to_string(index=False))
+    names = {c.explainer for c in candidates}
+    if {"sage", "baseline"} <= names:
+        print(report.compare_frame().to_string(index=False))
     return 0
 
 
@@ -259,6 +311,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no_evidence", action="store_true", help="leave the computed evidence summary out of prompts")
     p.add_argument("--record", default=None, metavar="PATH", help="record every LLM call to PATH (for replay:PATH)")
     p.set_defaults(func=_explain)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score SAGE, the one-shot baseline and your own explanations on held-out text (tables, JSON, tests)",
+        epilog="example: sage-nb explain --features 100,101 && sage-nb evaluate --features 100,101\n"
+        "         sage-nb evaluate --sae_path planted --features digit --scorers gen,detection\n"
+        '         sage-nb evaluate --features 100 --no_baseline --explanations mine.json   # {"100": "..."}\n'
+        "writes OUTPUT_DIR/feature_F_comparison.json and summary.json; LLM calls and measurements are cached there",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_target_args(p, planted=True)
+    p.add_argument("--features", required=True, help="as for explain")
+    p.add_argument("--llm", default="local", help="LLM of the scorers and the baseline (default %(default)s)")
+    p.add_argument("--sage_dir", default="results", help="explain's --output_dir to read SAGE runs from")
+    p.add_argument("--sage_llm", default="local", help="the agent LLM of those runs (default %(default)s)")
+    p.add_argument("--no_baseline", action="store_true", help="do not run the one-shot baseline explainer")
+    p.add_argument("--explanations", default=None, metavar="JSON", help="your explanations: {feature: text}")
+    p.add_argument("--scorers", default="gen,simulation,detection,input", help="comma-separated (default %(default)s)")
+    p.add_argument("--representation", choices=["description", "labels"], default="description")
+    p.add_argument("--contexts", type=_positive_int, default=2000, help="contexts mined for exemplars")
+    p.add_argument("--held_out_contexts", type=_positive_int, default=1000, help="held-out contexts for samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output_dir", default="evaluation", help="where reports and caches go (default %(default)s)")
+    p.set_defaults(func=_evaluate)
 
     p = sub.add_parser(
         "train-sae",

@@ -1,0 +1,146 @@
+"""Held-out quality of SAGE against the one-shot baseline on the embedded target, with the offline local LLM.
+
+On a fixed seeded set of live features of the shipped SAE (none used by tests or tutorials) it runs the SAGE loop
+and the baseline explainer, scores both on held-out text (GEN and simulation by default), and runs SAGE on every
+planted feature to see how many it recovers (its description or a label names the planted concept). With
+``--evidence-ablation`` the planted runs are repeated without the computed evidence in the prompts.
+
+Takes long on 2 CPU cores (run it in the background). Prints tables, then on its last line
+``gen_ratio=<sage/baseline GEN> pearson_delta=<sage-baseline> planted_recovered=<fraction>``.
+
+    python benchmarks/quality.py [--features 20] [--out quality_results] [--evidence-ablation]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from sage_nb import corpus_contexts, default_corpus, load_or_mine, load_target
+from sage_nb.agent import AgentConfig, Bounds, explain_features
+from sage_nb.data.index import mine
+from sage_nb.evaluate.base import Candidate
+from sage_nb.evaluate.baseline import OneShotExplainer
+from sage_nb.evaluate.report import evaluate
+from sage_nb.llm import make_llm
+from sage_nb.target.planted import load_planted_target
+
+#: Features that tests, tutorials or benchmarks look at; the quality set never includes them.
+USED_ELSEWHERE = {3552, 743, 100, 123, 4086, 12}
+#: Features must fire at least this often to have exemplars and held-out samples in both splits.
+MIN_DENSITY = 2e-4
+
+
+def pick_features(index, n: int, seed: int) -> list[int]:
+    """``n`` live features (seeded), dense enough, not used elsewhere."""
+    density = index.density()
+    live = [f for f in index.live_features() if float(density[f]) >= MIN_DENSITY and f not in USED_ELSEWHERE]
+    return sorted(random.Random(seed).sample(live, n))
+
+
+def names_peak(candidate: Candidate, peak_tokens: list[str]) -> bool:
+    """Whether the description or a label names one of the feature's top peak tokens (whole, case-insensitive)."""
+    text = " ".join([candidate.description, *candidate.labels]).lower()
+    return any(tok.strip().lower() in text for tok in peak_tokens if len(tok.strip()) >= 2)
+
+
+def planted_recovery(llm, config: AgentConfig, out: Path, contexts: int) -> pd.DataFrame:
+    planted = load_planted_target()
+    ctx = corpus_contexts(default_corpus().split(held_out=False), planted.tokenizer, max_contexts=contexts)
+    index = mine(planted, ctx, top_k=20, samples=20, progress=False)
+    features = [f.index for f in planted.features if index.fire_counts[f.index] > 0]
+    states = explain_features(planted, features, llm, index=index, output_dir=out, config=config)
+    rows = []
+    for state in states:
+        feature = planted.features[state.feature]
+        expl = state.explanation
+        text = " ".join([expl.description, *expl.labels]) if expl else ""
+        rows.append(
+            {"feature": feature.name, "recovered": bool(expl) and feature.matches(text), "tokens": state.tokens,
+             "labels": "; ".join(expl.labels) if expl else state.stop_reason}
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--features", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--contexts", type=int, default=2000)
+    parser.add_argument("--out", default="quality_results")
+    parser.add_argument("--scorers", default="gen,simulation")
+    parser.add_argument("--hypotheses", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--evidence-ablation", action="store_true")
+    args = parser.parse_args()
+    out = Path(args.out)
+    start = time.time()
+
+    target = load_target()
+    corpus = default_corpus()
+    train = corpus.split(held_out=False)
+    held = corpus.split(held_out=True)
+    index = load_or_mine(target, corpus_contexts(train, target.tokenizer, max_contexts=args.contexts), train.name)
+    held_index = load_or_mine(target, corpus_contexts(held, target.tokenizer, max_contexts=1000), held.name)
+    features = pick_features(index, args.features, args.seed)
+    print("features:", features, flush=True)
+
+    llm = make_llm("local")
+    config = AgentConfig(Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds))
+    runs = explain_features(target, features, llm, index=index, output_dir=out / "sage", config=config)
+    explained = OneShotExplainer(llm).explain_many([index.feature_data(target, f) for f in features])
+    baseline = [c for c in explained if isinstance(c, Candidate)]
+    sage = [Candidate.from_run(s) for s in runs if s.explanation is not None]
+    report = evaluate(
+        target, sage + list(baseline), llm, index=index, held_out=held_index, scorers=args.scorers.split(","),
+        output_dir=out / "eval", seed=args.seed,
+    )  # fmt: skip
+    print(report.table().to_string(index=False))
+    print(report.compare_frame().to_string(index=False))
+
+    peaks = {}
+    for f in features:
+        fd = index.feature_data(target, f)
+        counts = {}
+        for ex in fd.top:
+            counts[ex.tokens[ex.peak]] = counts.get(ex.tokens[ex.peak], 0) + 1
+        peaks[f] = sorted(counts, key=counts.get, reverse=True)[:3]
+    named = {c.explainer: [] for c in sage + list(baseline)}
+    for c in sage + list(baseline):
+        named[c.explainer].append(names_peak(c, peaks[c.feature]))
+    for name, hits in named.items():
+        print(f"{name}: names a top peak token for {sum(hits)}/{len(hits)} real features")
+    tokens = [s.tokens for s in runs]
+    print(f"sage tokens per feature: mean {sum(tokens) / len(tokens):.0f}")
+
+    planted = planted_recovery(llm, config, out / "planted", 4000)
+    print(planted.to_string(index=False))
+    summary = {"features": features, "planted": planted.to_dict(orient="records")}
+    if args.evidence_ablation:
+        bare = AgentConfig(config.bounds, use_evidence=False)
+        without = planted_recovery(llm, bare, out / "planted_no_evidence", 4000)
+        print("without evidence:")
+        print(without.to_string(index=False))
+        summary["planted_no_evidence"] = without.to_dict(orient="records")
+        print(
+            f"planted recovered with evidence {planted['recovered'].mean():.2f} "
+            f"({planted['tokens'].mean():.0f} tokens/feature), without {without['recovered'].mean():.2f} "
+            f"({without['tokens'].mean():.0f} tokens/feature)"
+        )
+
+    means = report.table().set_index(["metric", "explainer"])["mean"]
+    gen_ratio = means.get(("gen", "sage"), float("nan")) / max(means.get(("gen", "baseline"), float("nan")), 1e-9)
+    delta = means.get(("simulation", "sage"), float("nan")) - means.get(("simulation", "baseline"), float("nan"))
+    summary.update(gen_ratio=gen_ratio, pearson_delta=delta, minutes=(time.time() - start) / 60)
+    (out / "quality_summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    print(f"minutes={summary['minutes']:.1f}")
+    print(f"gen_ratio={gen_ratio:.3f} pearson_delta={delta:.3f} planted_recovered={planted['recovered'].mean():.3f}")
+
+
+if __name__ == "__main__":
+    main()
