@@ -156,11 +156,9 @@ def _train_sae(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluation_candidates(args: argparse.Namespace, target: Any, features: list[int], llm: Any, index: Any) -> list:
-    """SAGE runs found for ``features`` (in ``--sage_dir``), baseline explanations, and ``--explanations``."""
+def finished_runs(args: argparse.Namespace, target: Any, features: list[int], llm: Any) -> list:
+    """The finished SAGE runs of ``features`` in ``--sage_dir`` (a missing one is reported on stderr)."""
     from sage_nb.agent.api import feature_folder
-    from sage_nb.evaluate.baseline import OneShotExplainer
-    from sage_nb.evaluate.report import candidates_from
 
     sage_llm = make_agent_llm(args.sage_llm, None, args.device) if args.sage_llm != args.llm else llm
     runs = []
@@ -171,39 +169,44 @@ def evaluation_candidates(args: argparse.Namespace, target: Any, features: list[
             runs.append(state)
         else:
             print(f"sage-nb evaluate: no finished SAGE run for feature {feature} in {folder.path}", file=sys.stderr)
-    baseline = []
-    if not args.no_baseline:
-        explained = OneShotExplainer(llm).explain_many([index.feature_data(target, f) for f in features])
-        for item in explained:
-            if isinstance(item, Exception):
-                print(f"sage-nb evaluate: baseline failed on feature {item.feature}: {item.error}", file=sys.stderr)
-        baseline = [c for c in explained if not isinstance(c, Exception)]
-    user = None
-    if args.explanations:
-        with open(args.explanations, encoding="utf-8") as f:
-            user = {int(k): str(v) for k, v in json.load(f).items()}
-    return candidates_from(runs, baseline, user)
+    return runs
+
+
+def baseline_candidates(llm: Any, target: Any, features: list[int], index: Any) -> list:
+    """One-shot baseline explanations (a failed one is reported on stderr and left out)."""
+    from sage_nb.evaluate.baseline import OneShotExplainer
+
+    explained = OneShotExplainer(llm).explain_many([index.feature_data(target, f) for f in features])
+    for item in explained:
+        if isinstance(item, Exception):
+            print(f"sage-nb evaluate: baseline failed on feature {item.feature}: {item.error}", file=sys.stderr)
+    return [c for c in explained if not isinstance(c, Exception)]
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from sage_nb.agent.api import parse_features
-    from sage_nb.evaluate.report import evaluate
+    from sage_nb.evaluate.report import candidates_from, evaluate
 
     target = load_explain_target(args.sae_path, args.target_llm, args.device)
     features = parse_features(args.features, target)
     llm = make_agent_llm(args.llm, None, args.device)
+    runs = finished_runs(args, target, features, llm)
+    user = None
+    if args.explanations:
+        with open(args.explanations, encoding="utf-8") as f:
+            user = {int(k): str(v) for k, v in json.load(f).items()}
+    if not runs and not user and args.no_baseline:
+        raise ValueError("nothing to evaluate: no SAGE runs found, the baseline is off and no --explanations given")
     index = mine_exemplars(target, args.contexts)
     held = mine_exemplars(target, args.held_out_contexts, held_out=True)
-    candidates = evaluation_candidates(args, target, features, llm, index)
-    if not candidates:
-        raise ValueError("nothing to evaluate: no SAGE runs found, the baseline is off and no --explanations given")
+    baseline = [] if args.no_baseline else baseline_candidates(llm, target, features, index)
+    candidates = candidates_from(runs, baseline, user)
     report = evaluate(
         target, candidates, llm, index=index, held_out=held, scorers=args.scorers.split(","),
         representation=args.representation, output_dir=args.output_dir, seed=args.seed,
     )  # fmt: skip
     print(report.table().to_string(index=False))
-    names = {c.explainer for c in candidates}
-    if {"sage", "baseline"} <= names:
+    if {"sage", "baseline"} <= {c.explainer for c in candidates}:
         print(report.compare_frame().to_string(index=False))
     return 0
 
