@@ -156,31 +156,33 @@ class SageLoop:
         return s
 
     # -- LLM calls ------------------------------------------------------------------------------------------------
-    def _request(self, role: str, messages: list[dict[str, str]], attempt: int = 0, sample: int = 0) -> LLMRequest[Any]:
-        """The request for one call; retries and extra samples are sampled with their own seeds."""
+    def _request(
+        self, role: str, messages: list[dict[str, str]], attempt: int = 0, sampled: bool = False
+    ) -> LLMRequest[Any]:
+        """The request for one call. Retries and pooled samples are sampled (one seed per attempt, so the samples
+        of one attempt share a batch; their messages differ)."""
         cfg = self.config
-        varied = attempt > 0 or sample > 0
+        varied = attempt > 0 or sampled
         return LLMRequest(
             messages=messages,
             schema=prompts.SCHEMAS[role],
             role=role,
             feature=str(self.state.feature),
             temperature=SAMPLE_TEMPERATURE if varied else cfg.temperature,
-            seed=cfg.seed + 100 * attempt + sample if varied or cfg.temperature else None,
+            seed=cfg.seed + 100 * attempt if varied or cfg.temperature else None,
             max_tokens=cfg.max_tokens or prompts.MAX_REPLY_TOKENS[role],
         )
 
     def _call_many(
-        self, role: str, conversations: list[list[dict[str, str]]], samples: Sequence[int] | None = None
+        self, role: str, conversations: list[list[dict[str, str]]], sampled: bool = False
     ) -> list[LLMResult[Any]]:
         """One call per conversation (batched), retrying failures up to ``bounds.retries`` times within budget."""
         results: list[LLMResult[Any] | None] = [None] * len(conversations)
-        sample = list(samples) if samples is not None else [0] * len(conversations)
         todo = list(range(len(conversations)))
         for attempt in range(self.bounds.retries + 1):
             if not todo or (attempt and over_budget(self.state, self.bounds, len(todo))):
                 break
-            got = self.llm.complete_many([self._request(role, conversations[i], attempt, sample[i]) for i in todo])
+            got = self.llm.complete_many([self._request(role, conversations[i], attempt, sampled) for i in todo])
             for i, result in zip(todo, got, strict=True):
                 self._count(result)
                 results[i] = result
@@ -252,9 +254,10 @@ class SageLoop:
 
     def _explain(self) -> None:
         s, n = self.state, self.bounds.hypotheses
-        messages = prompts.explainer_messages(s, n)
         k = min(self.config.samples_for(self.llm), max(1, self.bounds.llm_calls - s.llm_calls - 1))
-        results = self._call_many("explainer", [messages] * k, samples=range(k))
+        conversations = [prompts.explainer_messages(s, n, sample=i if k > 1 else None) for i in range(k)]
+        messages = conversations[0]
+        results = self._call_many("explainer", conversations, sampled=k > 1)
         candidates: list[tuple[str, str, list[str]]] = []
         for result in results:
             for proposed in result.parsed.hypotheses if result.ok else []:

@@ -189,8 +189,10 @@ def _evidence(state: RunState) -> str:
     return f"Evidence:\n{state.evidence_text}\n\n" if state.evidence_text else ""
 
 
-def explainer_messages(state: RunState, n: int) -> list[dict[str, str]]:
-    user = f"{_evidence(state)}Top-activating texts:\n{state.exemplar_text}\n\nPropose {n} hypotheses."
+def explainer_messages(state: RunState, n: int, sample: int | None = None) -> list[dict[str, str]]:
+    """The explainer's messages; ``sample`` numbers one of several pooled samples (their requests differ)."""
+    ask = f"Propose {n} hypotheses." if sample is None else f"Propose {n} hypotheses (attempt {sample + 1})."
+    user = f"{_evidence(state)}Top-activating texts:\n{state.exemplar_text}\n\n{ask}"
     return [_system("explainer", n=n), {"role": "user", "content": user}]
 
 

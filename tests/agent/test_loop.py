@@ -171,7 +171,7 @@ def test_failed_synthesis_falls_back_to_accepted_claims_and_says_so(planted, wee
 
 def test_several_explainer_samples_are_ranked_by_their_measured_examples(planted, weekday):
     def sampled(role, messages, request):
-        weekday_first = (request.seed or 0) % 2 == 1
+        weekday_first = "(attempt 2)" in messages[-1]["content"]
         claims = [
             {"tokens": ["the"], "claim": "fires on the word the", "example": "the cat"},
             {"tokens": ["Sunday"], "claim": "fires on Sunday", "example": "Lunch on Sunday."},
