@@ -75,7 +75,7 @@ def test_a_feature_that_never_fired_raises_without_a_call(digit):
 def test_explain_many_batches_and_keeps_errors_in_place(planted, digit):
     from dataclasses import replace
 
-    from conftest import mined_feature_data
+    from eval_samples import mined_feature_data
 
     weekday = mined_feature_data(planted, "weekday")[1]
 

@@ -165,7 +165,7 @@ def test_logprobs_false_uses_integers_and_asks_for_none(planted):
 
 
 def test_held_out_samples_of_a_mined_feature(planted):
-    from conftest import mined_feature_data
+    from eval_samples import mined_feature_data
 
     index, data = mined_feature_data(planted, "digit")
     samples = held_out_samples(planted, index, data.index, active=6, zeros=3)
