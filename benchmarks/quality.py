@@ -76,6 +76,8 @@ def main() -> None:
     parser.add_argument("--scorers", default="gen,simulation")
     parser.add_argument("--hypotheses", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--active", type=int, default=6, help="held-out activating samples per feature")
+    parser.add_argument("--zeros", type=int, default=4, help="held-out non-activating samples per feature")
     parser.add_argument("--evidence-ablation", action="store_true")
     args = parser.parse_args()
     out = Path(args.out)
@@ -98,7 +100,7 @@ def main() -> None:
     sage = [Candidate.from_run(s) for s in runs if s.explanation is not None]
     report = evaluate(
         target, sage + list(baseline), llm, index=index, held_out=held_index, scorers=args.scorers.split(","),
-        output_dir=out / "eval", seed=args.seed,
+        output_dir=out / "eval", seed=args.seed, active=args.active, zeros=args.zeros,
     )  # fmt: skip
     print(report.table().to_string(index=False))
     print(report.compare_frame().to_string(index=False))
