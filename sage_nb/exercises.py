@@ -31,3 +31,29 @@ def check_equal(answer: object, expected: object, what: str) -> bool:
     return _verdict(
         answer == expected, f"{what}: {answer!r}" + ("" if answer == expected else f", expected {expected!r}")
     )
+
+
+def outcome(decision: str) -> str:
+    """The outcome a decision string names, without its explanation in brackets: ``'keep testing'``,
+    ``'accepted'``, ``'refuted'``, ``'refined'`` or ``'inconclusive'``."""
+    return decision.split(" (", 1)[0].strip()
+
+
+def check_decision(
+    hypothesis, proposed: str | None, expected: str, bounds=None, *, reason: str = "", refined: str = ""
+) -> bool:
+    """Does the state machine decide ``expected`` when an analyzer proposes ``proposed`` for ``hypothesis``?
+
+    Applies :func:`sage_nb.agent.states.settle` to a copy (``hypothesis`` itself is left unchanged) and compares
+    the decided outcome (see :func:`outcome`) with ``expected``. ``bounds`` defaults to
+    :class:`~sage_nb.agent.states.Bounds` ``()``.
+    """
+    import copy
+
+    from sage_nb.agent.states import Bounds, settle
+
+    decided = settle(copy.deepcopy(hypothesis), proposed, reason, refined, bounds if bounds is not None else Bounds())
+    ok = outcome(decided) == outcome(expected)
+    return _verdict(
+        ok, f"proposed {proposed!r} -> the state machine decides {decided!r}" + ("" if ok else f", not {expected!r}")
+    )
