@@ -6,7 +6,9 @@ import pytest
 
 from sage_nb.agent import AgentConfig, Bounds, explain
 
-pytestmark = pytest.mark.slow
+# Not in the CI steps: one CI run failed in the review step of the digit run on a machine shared with two other
+# local-LLM processes, and the cause is not found yet (see the project notes). Run by hand: pytest -m local_agent
+pytestmark = [pytest.mark.slow, pytest.mark.local_agent]
 
 FEATURES = ("digit", "closing_bracket")
 
