@@ -6,8 +6,9 @@ import pytest
 
 from sage_nb.agent import AgentConfig, Bounds, explain
 
-# Not in the CI steps: one CI run failed in the review step of the digit run on a machine shared with two other
-# local-LLM processes, and the cause is not found yet (see the project notes). Run by hand: pytest -m local_agent
+# Not in the CI steps: each run takes minutes of constrained generation on 2 cores, and on a machine shared with two
+# other local-LLM processes the digit run passed pytest-timeout's 900 s in its review step. Run by hand:
+# pytest -m local_agent
 pytestmark = [pytest.mark.slow, pytest.mark.local_agent]
 
 FEATURES = ("digit", "closing_bracket")
