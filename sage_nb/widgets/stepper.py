@@ -7,6 +7,7 @@ current turn without a kernel.
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import os
@@ -112,10 +113,12 @@ class Stepper(widgets.VBox):
         return self.show(self.last if following else self.index)
 
     def follow(self) -> Callable[[RunState], None]:
-        """A callback ``f(state)`` for the loop's ``on_step``: shows each new state (following the last turn)."""
+        """A callback ``f(state)`` for the loop's ``on_step``: shows each new state (following the last turn).
+
+        The loop passes the same, growing ``RunState`` at every step, so the stepper keeps a copy of each."""
 
         def on_step(state: RunState) -> None:
-            self.update(state)
+            self.update(copy.deepcopy(state))
 
         return on_step
 
