@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sage_nb.agent import prompts
-from sage_nb.agent.records import EvidenceItem, Explanation, Hypothesis, Measurement, RunState, Turn
+from sage_nb.agent.records import STATUS_ORDER, EvidenceItem, Explanation, Hypothesis, Measurement, RunState, Turn
 from sage_nb.agent.states import Bounds, after_analysis, close_all_open, needs_design, over_budget, settle
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import Evidence, TestEvidence, feature_scale, unvisible
@@ -417,9 +417,8 @@ class SageLoop:
 
 def final_evidence(hypotheses: Sequence[Hypothesis], limit: int = MAX_EVIDENCE) -> list[EvidenceItem]:
     """Measured tests behind the explanation: accepted hypotheses' tests first, then the others', strongest first."""
-    order = {"accepted": 0, "open": 1, "inconclusive": 2, "refuted": 3}
     items = []
-    for h in sorted(hypotheses, key=lambda h: order[h.status]):
+    for h in sorted(hypotheses, key=lambda h: STATUS_ORDER[h.status]):
         for t in sorted(h.current_tests, key=lambda t: -t.max_act):
             items.append(EvidenceItem(t.text, t.max_act, t.fraction, h.id, t.expect, bool(t.agrees)))
     return items[:limit]

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from sage_nb.agent.records import Hypothesis, Measurement, RunState
+from sage_nb.agent.records import STATUS_ORDER, Hypothesis, Measurement, RunState
 from sage_nb.data.records import Exemplar
 from sage_nb.evidence import HIGH_FRACTION, LOW_FRACTION, visible
 
@@ -215,8 +215,7 @@ def reviewer_messages(state: RunState) -> list[dict[str, str]]:
 
 
 def synthesis_messages(state: RunState) -> list[dict[str, str]]:
-    order = {"accepted": 0, "open": 1, "inconclusive": 2, "refuted": 3}
-    ranked = sorted(state.hypotheses, key=lambda h: (order[h.status], h.id))
+    ranked = sorted(state.hypotheses, key=lambda h: (STATUS_ORDER[h.status], h.id))
     board = "\n".join(hypothesis_block(h, max_tests=4) for h in ranked)
     accepted = "; ".join(h.claim for h in ranked if h.status == "accepted") or "none"
     user = f"Hypotheses, accepted first:\n{board}\n\nAccepted: {accepted}\n\nWrite the final explanation."

@@ -11,6 +11,8 @@ from typing import Any
 
 #: Hypothesis statuses. ``open`` ones are still being tested; the others are final.
 STATUSES = ("open", "accepted", "refuted", "inconclusive")
+#: The order in which hypotheses are reported: accepted first, refuted last.
+STATUS_ORDER = {"accepted": 0, "open": 1, "inconclusive": 2, "refuted": 3}
 
 
 @dataclass
