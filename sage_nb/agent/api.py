@@ -132,6 +132,8 @@ def explain(
     llm = as_llm(llm)
     fd = _feature_data(target, feature, index, feature_data, max(config.top_k, 10))
     folder = feature_folder(output_dir, llm, target, feature) if output_dir is not None else None
+    if folder is not None:
+        folder.remove_stale()
     state = folder.load() if folder is not None and resume else None
     loop = SageLoop(
         target, fd, llm, config, state=state, save=folder.save if folder is not None else None, on_step=on_step

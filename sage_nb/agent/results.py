@@ -83,6 +83,14 @@ class RunFolder:
         with self.state_path.open(encoding="utf-8") as f:
             return RunState.from_dict(json.load(f))
 
+    def remove_stale(self) -> None:
+        """Delete temporary files a killed writer left behind (call only as the folder's one writer).
+
+        The files they were meant to replace are whole, because every write is a rename.
+        """
+        for stale in self.path.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+
     def save(self, state: RunState) -> None:
         """Checkpoint ``state`` and the turn log; write the result files once the run is done."""
         write_json(self.state_path, state.to_dict())
