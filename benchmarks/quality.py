@@ -49,11 +49,15 @@ def names_peak(candidate: Candidate, peak_tokens: list[str]) -> bool:
     return any(tok.strip().lower() in text for tok in peak_tokens if len(tok.strip()) >= 2)
 
 
-def planted_recovery(llm, config: AgentConfig, out: Path, contexts: int) -> pd.DataFrame:
+def planted_recovery(
+    llm, config: AgentConfig, out: Path, contexts: int, names: list[str] | None = None
+) -> pd.DataFrame:
+    """SAGE on the planted features (all, or those ``names``): one row per feature, recovered or not."""
     planted = load_planted_target()
     ctx = corpus_contexts(default_corpus().split(held_out=False), planted.tokenizer, max_contexts=contexts)
     index = mine(planted, ctx, top_k=20, samples=20, progress=False)
-    features = [f.index for f in planted.features if index.fire_counts[f.index] > 0]
+    chosen = [f for f in planted.features if names is None or f.name in names]
+    features = [f.index for f in chosen if index.fire_counts[f.index] > 0]
     states = explain_features(planted, features, llm, index=index, output_dir=out, config=config)
     rows = []
     for state in states:

@@ -7,6 +7,7 @@ killed at any point resumes from its last finished step. What a reply means is d
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ SAMPLE_TEMPERATURE = 0.8
 #: Explainer samples for small local models when ``AgentConfig.explainer_samples`` is None (1 for other backends).
 SMALL_MODEL_SAMPLES = 3
 
+#: Who writes the test texts of a design round (see :attr:`AgentConfig.designer`).
+DESIGNERS = ("llm", "random")
+
 StepCallback = Callable[[RunState], None]
 
 
@@ -43,6 +47,17 @@ class AgentConfig:
     max_tokens: int | None = None  # per reply; None: prompts.MAX_REPLY_TOKENS of the role
     #: Explainer calls whose hypotheses are pooled and ranked by their measured examples (None: by backend).
     explainer_samples: int | None = None
+    #: "llm": the designer writes targeted tests. "random": the SAGE paper's designer ablation, where each round
+    #: measures random texts from ``random_texts`` instead (expected high when they contain one of the
+    #: hypothesis's tokens, low otherwise); no designer call is made. The reviewer is unchanged.
+    designer: str = "llm"
+    random_texts: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        if self.designer not in DESIGNERS:
+            raise ValueError(f"designer must be one of {DESIGNERS}, not {self.designer!r}")
+        if self.designer == "random" and not self.random_texts:
+            raise ValueError("designer='random' needs random_texts, e.g. default_corpus().sentences(500)")
 
     def samples_for(self, llm: LLMBackend) -> int:
         """Explainer samples for ``llm``: the setting, or more for a local (small) model."""
@@ -302,6 +317,9 @@ class SageLoop:
             self._end_testing(budget or "no hypothesis left to test")
             return
         hyps = [s.hypothesis(hid) for hid in pending]
+        if self.config.designer == "random":
+            self._design_random(hyps)
+            return
         conversations = [prompts.designer_messages(s, h, b.tests_per_turn) for h in hyps]
         results = self._call_many("designer", conversations)
         plans: list[tuple[Hypothesis, list[str], list[str]]] = []
@@ -325,6 +343,28 @@ class SageLoop:
             h.rounds += 1
             decision = f"{len(measured)} texts measured" if result.ok else "no valid tests: the round is used up"
             self._turn("designer", messages, result, h.id, measured, decision)
+        s.pending = [h.id for h in hyps]
+        s.phase = "analyze"
+
+    def _design_random(self, hyps: list[Hypothesis]) -> None:
+        """The designer ablation: random texts, expectations from the hypothesis's tokens, no LLM call."""
+        s, n = self.state, self.bounds.tests_per_turn
+        plans = []
+        for h in hyps:
+            rng = random.Random(f"{self.config.seed}-{s.feature}-{h.id}-{h.rounds}")
+            seen = {t.text for t in h.tests}
+            pool = [t for t in self.config.random_texts if t not in seen]
+            texts = rng.sample(pool, min(n, len(pool)))
+            marks = [t.strip().lower() for t in h.tokens if t.strip()]
+            plans.append((h, texts, ["high" if any(m in x.lower() for m in marks) else "low" for x in texts]))
+        rows = self._measure([t for _, texts, _ in plans for t in texts])
+        at = 0
+        for h, texts, expects in plans:
+            measured = measurements(rows[at : at + len(texts)], expects, s.scale, "random", h.rounds)
+            at += len(texts)
+            h.tests += measured
+            h.rounds += 1
+            self._turn("designer", None, None, h.id, measured, f"{len(measured)} random texts measured")
         s.pending = [h.id for h in hyps]
         s.phase = "analyze"
 

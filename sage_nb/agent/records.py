@@ -33,7 +33,7 @@ class Measurement:
     verdict: str | None
     peak_token: str | None
     snippet: str
-    source: str = "designer"  # designer, reviewer or exemplar
+    source: str = "designer"  # exemplar, explainer, designer, random (designer ablation) or reviewer
     round: int = 0
 
     @property

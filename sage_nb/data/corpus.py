@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import random
+import re
 import sysconfig
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -95,6 +97,9 @@ def stdlib_documents(kinds: Sequence[str] = ("prose", "code")) -> list[Document]
     return docs + code
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
 @dataclass(frozen=True)
 class Corpus:
     """A named list of documents. Build one with :func:`default_corpus` or :func:`corpus_from`."""
@@ -109,6 +114,18 @@ class Corpus:
 
     def texts(self) -> list[str]:
         return [d.text for d in self.documents]
+
+    def sentences(self, n: int, seed: int = 0, min_words: int = 4, max_words: int = 30) -> list[str]:
+        """``n`` random sentences or code lines of ``min_words``–``max_words`` words (seeded; fewer if the corpus
+        has fewer). Used as undesigned test texts, e.g. the designer ablation of the SAGE loop."""
+        pieces: list[str] = []
+        for doc in self.documents:
+            for line in doc.text.splitlines():
+                for piece in _SENTENCE_END.split(line.strip()):
+                    if min_words <= len(piece.split()) <= max_words:
+                        pieces.append(piece.strip())
+        unique = sorted(set(pieces))
+        return random.Random(seed).sample(unique, min(n, len(unique)))
 
     def __len__(self) -> int:
         return len(self.documents)

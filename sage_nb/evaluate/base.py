@@ -86,7 +86,11 @@ class Sample:
 
 
 class MeasureCache:
-    """Per-token activations of texts on one target, cached in memory and (optionally) in a JSON file."""
+    """Per-token activations of texts on one target, cached in memory and (optionally) in a JSON file.
+
+    New measurements are written by :meth:`save` (:func:`~sage_nb.evaluate.report.evaluate` calls it once per
+    feature): measuring is cheap next to the LLM calls, which are cached call by call.
+    """
 
     def __init__(self, target: Any, path: str | Path | None = None) -> None:
         self.target = target
@@ -94,6 +98,7 @@ class MeasureCache:
         self._rows: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self._dirty = False
         if self.path is not None and self.path.exists():
             self._rows = json.loads(self.path.read_text(encoding="utf-8"))
 
@@ -113,7 +118,7 @@ class MeasureCache:
             with self._lock:
                 for row in rows:
                     self._rows[self._key(feature, row.text)] = {"tokens": row.tokens, "acts": row.acts}
-            self.save()
+                self._dirty = True
         out = []
         for text in texts:
             row = self._rows[self._key(feature, text)]
@@ -121,12 +126,14 @@ class MeasureCache:
         return out
 
     def save(self) -> None:
-        if self.path is None:
+        """Write the cache file if there are new measurements (no-op without a path)."""
+        if self.path is None or not self._dirty:
             return
         from sage_nb.agent.results import write_json
 
         with self._lock:
             write_json(self.path, self._rows)
+            self._dirty = False
 
 
 def held_out_samples(

@@ -263,6 +263,7 @@ def evaluate(
                 if bar is not None:
                     bar.update()
         scores += feature_scores
+        measure.save()
         if out is not None:
             write_json(out / f"feature_{feature}_comparison.json", _comparison(feature, group, feature_scores, setup))
     if bar is not None:

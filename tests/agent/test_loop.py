@@ -272,3 +272,28 @@ def test_on_step_sees_every_step(planted, weekday):
     SageLoop(planted, fd, ScriptedLLM(truthful), on_step=lambda s: seen.append((s.phase, len(s.turns)))).run()
     assert seen[0] == ("explain", 1) and seen[-1][0] == "done"
     assert [n for _, n in seen] == sorted(n for _, n in seen)
+
+
+RANDOM_POOL = [
+    "We met on Monday morning.", "Call me on Friday after lunch.", "A tree grows slowly in sand.",
+    "Numbers like 42 are here.", "Rain fell all night long.", "Friday was a quiet day.",
+]  # fmt: skip
+
+
+def test_random_designer_ablation_measures_pool_texts_without_designer_calls(planted, weekday):
+    state, llm = run(planted, weekday, truthful, Bounds(tests_per_turn=4), designer="random", random_texts=RANDOM_POOL)
+    assert "designer" not in llm.calls
+    randoms = [m for t in state.turns if t.role == "designer" for m in t.measurements]
+    assert randoms and all(m.source == "random" and m.text in RANDOM_POOL for m in randoms)
+    h1 = state.hypothesis("H1")
+    for m in h1.tests:  # expectation from the hypothesis's tokens, level measured
+        assert m.expect == ("high" if "Monday" in m.text or "Friday" in m.text else "low")
+        assert m.max_act == pytest.approx(planted.measure(m.text, state.feature).max_act, abs=1e-4)
+    assert state.done and state.explanation is not None
+
+
+def test_random_designer_needs_texts_and_designer_names_are_checked():
+    with pytest.raises(ValueError, match="random_texts"):
+        AgentConfig(designer="random")
+    with pytest.raises(ValueError, match="designer must be"):
+        AgentConfig(designer="oracle")

@@ -42,3 +42,15 @@ def test_empty_or_missing_corpus_is_an_error(tmp_path):
         corpus_from(["", "  "])
     with pytest.raises(FileNotFoundError):
         corpus_from(tmp_path / "missing.txt")
+
+
+def test_sentences_are_seeded_bounded_and_unique():
+    corpus = corpus_from(
+        ["First sentence has five words. Tiny. Second one also has five words!\nthird line of plain code here = 1"]
+    )
+    one = corpus.sentences(10, seed=3)
+    assert sorted(one) == sorted(
+        ["First sentence has five words.", "Second one also has five words!", "third line of plain code here = 1"]
+    )  # "Tiny." is too short
+    assert corpus.sentences(2, seed=3) == corpus.sentences(2, seed=3)
+    assert len(corpus.sentences(2, seed=3)) == 2

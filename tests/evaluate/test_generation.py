@@ -144,7 +144,11 @@ def test_texts_are_measured_through_the_cache(planted, digit, tmp_path):
     first = gen.score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(texts_policy(TEXTS)), measure=cache))
     second = gen.score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(texts_policy(TEXTS)), measure=cache))
     assert cache.misses == len(TEXTS) and cache.hits == len(TEXTS)
-    assert first.value == second.value and (tmp_path / "measure.json").exists()
+    assert first.value == second.value and not (tmp_path / "measure.json").exists()
+    cache.save()
+    reloaded = MeasureCache(planted, tmp_path / "measure.json")
+    third = gen.score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(texts_policy(TEXTS)), measure=reloaded))
+    assert reloaded.misses == 0 and third.value == first.value
 
 
 def test_request_is_bounded_and_options_are_checked(planted, digit):

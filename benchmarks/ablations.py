@@ -1,0 +1,162 @@
+"""The SAGE paper's suggested experiments on the embedded setup, with the offline local LLM.
+
+Three experiments, each printed as a table:
+
+- ``designer``: the loop with designed tests against the same loop measuring random corpus sentences
+  (``AgentConfig(designer="random")``), on the planted features (recovered or not) and on a few real features
+  (does the explanation name a top peak token).
+- ``hypotheses``: the number of parallel hypotheses (1, 2, 4, 8 by default) on the same features.
+- ``layers``: SAEs at several layers (``--saes`` lists SAELens folders, e.g. made by
+  ``sage-nb train-sae --hook_name blocks.2.hook_resid_post --out l2``); SAGE and the baseline on a few seeded
+  features of each, scored with GEN and simulation on held-out text.
+
+Long on 2 CPU cores (run it in the background). The last line holds ``name=value`` pairs of the headline figures.
+
+    python benchmarks/ablations.py designer [--planted weekday,digit] [--features 5]
+    python benchmarks/ablations.py hypotheses --counts 1,2,4,8
+    python benchmarks/ablations.py layers --saes l2,l8,l20 --features 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import pandas as pd
+from quality import names_peak, pick_features, planted_recovery
+
+from sage_nb import corpus_contexts, default_corpus, load_or_mine, load_target
+from sage_nb.agent import AgentConfig, Bounds, explain_features
+from sage_nb.evaluate.base import Candidate
+from sage_nb.evaluate.baseline import OneShotExplainer
+from sage_nb.evaluate.report import evaluate
+from sage_nb.evidence import Evidence
+from sage_nb.llm import make_llm
+
+
+def peak_tokens(fd, n: int = 3) -> list[str]:
+    """The ``n`` tokens that most often carry a feature's peak (from the computed evidence)."""
+    return [s.token for s in Evidence.from_feature(fd).peak[:n]]
+
+
+def real_runs(target, index, features, llm, config: AgentConfig, out: Path) -> pd.DataFrame:
+    """SAGE on real features: one row per feature with whether it names a top peak token, and its cost."""
+    rows = []
+    for state in explain_features(target, features, llm, index=index, output_dir=out, config=config):
+        peaks = peak_tokens(index.feature_data(target, state.feature))
+        named = state.explanation is not None and names_peak(Candidate.from_run(state), peaks)
+        rows.append({"feature": state.feature, "names_peak": named, "tokens": state.tokens, "calls": state.llm_calls})
+    return pd.DataFrame(rows)
+
+
+def arm_row(name: str, planted: pd.DataFrame | None, real: pd.DataFrame | None) -> dict:
+    row: dict = {"arm": name}
+    if planted is not None and len(planted):
+        row.update(planted_recovered=planted["recovered"].mean(), planted_n=len(planted))
+    if real is not None and len(real):
+        row.update(real_names_peak=real["names_peak"].mean(), real_n=len(real))
+    frames = [f for f in (planted, real) if f is not None and len(f)]
+    row["tokens_per_feature"] = pd.concat([f["tokens"] for f in frames]).mean() if frames else float("nan")
+    return row
+
+
+def real_setup(args):
+    target = load_target()
+    train = default_corpus().split(held_out=False)
+    index = load_or_mine(target, corpus_contexts(train, target.tokenizer, max_contexts=args.contexts), train.name)
+    return target, index, pick_features(index, args.features, args.seed) if args.features else []
+
+
+def run_arms(args, arms: dict[str, AgentConfig], out: Path) -> pd.DataFrame:
+    llm = make_llm("local")
+    names = args.planted.split(",") if args.planted else None
+    target, index, features = real_setup(args)
+    print("real features:", features, flush=True)
+    rows = []
+    for name, config in arms.items():
+        planted = planted_recovery(llm, config, out / name / "planted", 4000, names)
+        real = real_runs(target, index, features, llm, config, out / name / "real") if features else None
+        print(f"-- {name}\n{planted.to_string(index=False)}", flush=True)
+        if real is not None:
+            print(real.to_string(index=False), flush=True)
+        rows.append(arm_row(name, planted, real))
+    return pd.DataFrame(rows)
+
+
+def designer(args, base: AgentConfig, out: Path) -> str:
+    texts = default_corpus().split(held_out=True).sentences(2000, seed=args.seed)
+    arms = {"designed": base, "random": dataclasses.replace(base, designer="random", random_texts=texts)}
+    table = run_arms(args, arms, out)
+    print(table.to_string(index=False))
+    return " ".join(
+        f"{arm}_{col}={table.set_index('arm').loc[arm, col]:.3f}"
+        for arm in arms
+        for col in ("planted_recovered", "real_names_peak")
+        if col in table
+    )
+
+
+def hypotheses(args, base: AgentConfig, out: Path) -> str:
+    counts = [int(c) for c in args.counts.split(",")]
+    arms = {f"h{n}": dataclasses.replace(base, bounds=dataclasses.replace(base.bounds, hypotheses=n)) for n in counts}
+    table = run_arms(args, arms, out)
+    print(table.to_string(index=False))
+    pairs = zip(table["arm"], table["planted_recovered"], strict=True)
+    return " ".join(f"{arm}_planted_recovered={v:.3f}" for arm, v in pairs)
+
+
+def layers(args, base: AgentConfig, out: Path) -> str:
+    if not args.saes:
+        raise SystemExit("layers needs --saes DIR,DIR,... (SAELens folders, e.g. from sage-nb train-sae)")
+    llm = make_llm("local")
+    corpus = default_corpus()
+    train, held = corpus.split(held_out=False), corpus.split(held_out=True)
+    rows, figures = [], []
+    for sae in args.saes.split(","):
+        target = load_target(sae=sae)
+        hook = target.hook.name
+        index = load_or_mine(target, corpus_contexts(train, target.tokenizer, max_contexts=args.contexts), train.name)
+        held_index = load_or_mine(target, corpus_contexts(held, target.tokenizer, max_contexts=1000), held.name)
+        features = pick_features(index, args.features, args.seed)
+        runs = explain_features(target, features, llm, index=index, output_dir=out / "layers" / sae, config=base)
+        sage = [Candidate.from_run(s) for s in runs if s.explanation is not None]
+        explained = OneShotExplainer(llm).explain_many([index.feature_data(target, f) for f in features])
+        baseline = [c for c in explained if isinstance(c, Candidate)]
+        report = evaluate(
+            target, sage + baseline, llm, index=index, held_out=held_index, scorers=["gen", "simulation"],
+            output_dir=out / "layers" / sae / "eval", seed=args.seed, active=6, zeros=4,
+        )  # fmt: skip
+        table = report.table()
+        table.insert(0, "sae", f"{Path(sae).name} ({hook})")
+        rows.append(table)
+        means = table.set_index(["metric", "explainer"])["mean"]
+        figures.append(f"{Path(sae).name}_sage_gen={means.get(('gen', 'sage'), float('nan')):.3f}")
+    print(pd.concat(rows).to_string(index=False))
+    return " ".join(figures)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("experiment", choices=["designer", "hypotheses", "layers"])
+    parser.add_argument("--planted", default=None, help="comma-separated planted feature names (default: all)")
+    parser.add_argument("--features", type=int, default=5, help="real features of the shipped SAE (0: none)")
+    parser.add_argument("--counts", default="1,2,4,8", help="hypothesis counts (hypotheses experiment)")
+    parser.add_argument("--saes", default=None, help="comma-separated SAELens folders (layers experiment)")
+    parser.add_argument("--contexts", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--out", default="ablation_results")
+    args = parser.parse_args()
+    start = time.time()
+    base = AgentConfig(Bounds(hypotheses=3, rounds_per_hypothesis=args.rounds))
+    line = {"designer": designer, "hypotheses": hypotheses, "layers": layers}[args.experiment](
+        args, base, Path(args.out)
+    )
+    print(f"minutes={(time.time() - start) / 60:.1f}")
+    print(line)
+
+
+if __name__ == "__main__":
+    main()
