@@ -1,10 +1,12 @@
 """The SAGE paper's suggested experiments on the embedded setup, with the offline local LLM.
 
-Three experiments, each printed as a table:
+Four experiments, each printed as a table:
 
 - ``designer``: the loop with designed tests against the same loop measuring random corpus sentences
   (``AgentConfig(designer="random")``), on the planted features (recovered or not) and on a few real features
   (does the explanation name a top peak token).
+- ``evidence``: the loop with and without the computed evidence in its prompts (reuses the runs of
+  ``quality.py --evidence-ablation`` given the same ``--out``).
 - ``hypotheses``: the number of parallel hypotheses (1, 2, 4, 8 by default) on the same features.
 - ``layers``: SAEs at several layers (``--saes`` lists SAELens folders, e.g. made by
   ``sage-nb train-sae --hook_name blocks.2.hook_resid_post --out l2``); SAGE and the baseline on a few seeded
@@ -13,6 +15,7 @@ Three experiments, each printed as a table:
 Long on 2 CPU cores (run it in the background). The last line holds ``name=value`` pairs of the headline figures.
 
     python benchmarks/ablations.py designer [--planted weekday,digit] [--features 5]
+    python benchmarks/ablations.py evidence --features 20 --out quality_results
     python benchmarks/ablations.py hypotheses --counts 1,2,4,8
     python benchmarks/ablations.py layers --saes l2,l8,l20 --features 5
 """
@@ -25,20 +28,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from quality import names_peak, pick_features, planted_recovery
+from quality import names_peak, peak_tokens, pick_features, planted_recovery
 
 from sage_nb import corpus_contexts, default_corpus, load_or_mine, load_target
 from sage_nb.agent import AgentConfig, Bounds, explain_features
 from sage_nb.evaluate.base import Candidate
 from sage_nb.evaluate.baseline import OneShotExplainer
 from sage_nb.evaluate.report import evaluate
-from sage_nb.evidence import Evidence
 from sage_nb.llm import make_llm
-
-
-def peak_tokens(fd, n: int = 3) -> list[str]:
-    """The ``n`` tokens that most often carry a feature's peak (from the computed evidence)."""
-    return [s.token for s in Evidence.from_feature(fd).peak[:n]]
 
 
 def real_runs(target, index, features, llm, config: AgentConfig, out: Path) -> pd.DataFrame:
@@ -69,15 +66,20 @@ def real_setup(args):
     return target, index, pick_features(index, args.features, args.seed) if args.features else []
 
 
-def run_arms(args, arms: dict[str, AgentConfig], out: Path) -> pd.DataFrame:
+def run_arms(
+    args, arms: dict[str, AgentConfig], out: Path, dirs: dict[str, tuple[str, str]] | None = None
+) -> pd.DataFrame:
+    """Every arm on the planted and the real features; ``dirs`` maps an arm to its (planted, real) result folders
+    under ``out`` (default ``{arm}/planted``, ``{arm}/real``). Finished runs found there are reused."""
     llm = make_llm("local")
     names = args.planted.split(",") if args.planted else None
     target, index, features = real_setup(args)
     print("real features:", features, flush=True)
     rows = []
     for name, config in arms.items():
-        planted = planted_recovery(llm, config, out / name / "planted", 4000, names)
-        real = real_runs(target, index, features, llm, config, out / name / "real") if features else None
+        planted_dir, real_dir = (dirs or {}).get(name, (f"{name}/planted", f"{name}/real"))
+        planted = planted_recovery(llm, config, out / planted_dir, 4000, names)
+        real = real_runs(target, index, features, llm, config, out / real_dir) if features else None
         print(f"-- {name}\n{planted.to_string(index=False)}", flush=True)
         if real is not None:
             print(real.to_string(index=False), flush=True)
@@ -95,6 +97,22 @@ def designer(args, base: AgentConfig, out: Path) -> str:
         for arm in arms
         for col in ("planted_recovered", "real_names_peak")
         if col in table
+    )
+
+
+def evidence(args, base: AgentConfig, out: Path) -> str:
+    """With and without the computed evidence in the prompts. The folders match ``quality.py --evidence-ablation``
+    (same ``--out``, ``--features 20``): its finished runs are reused and only the missing ones run."""
+    arms = {"evidence": base, "no_evidence": dataclasses.replace(base, use_evidence=False)}
+    dirs = {"evidence": ("planted", "sage"), "no_evidence": ("planted_no_evidence", "sage_no_evidence")}
+    table = run_arms(args, arms, out, dirs)
+    print(table.to_string(index=False))
+    indexed = table.set_index("arm")
+    return " ".join(
+        f"{arm}_{col}={indexed.loc[arm, col]:.3f}"
+        for arm in arms
+        for col in ("planted_recovered", "real_names_peak", "tokens_per_feature")
+        if col in indexed
     )
 
 
@@ -139,7 +157,7 @@ def layers(args, base: AgentConfig, out: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiment", choices=["designer", "hypotheses", "layers"])
+    parser.add_argument("experiment", choices=["designer", "evidence", "hypotheses", "layers"])
     parser.add_argument("--planted", default=None, help="comma-separated planted feature names (default: all)")
     parser.add_argument("--features", type=int, default=5, help="real features of the shipped SAE (0: none)")
     parser.add_argument("--counts", default="1,2,4,8", help="hypothesis counts (hypotheses experiment)")
@@ -151,9 +169,8 @@ def main() -> None:
     args = parser.parse_args()
     start = time.time()
     base = AgentConfig(Bounds(hypotheses=3, rounds_per_hypothesis=args.rounds))
-    line = {"designer": designer, "hypotheses": hypotheses, "layers": layers}[args.experiment](
-        args, base, Path(args.out)
-    )
+    experiments = {"designer": designer, "evidence": evidence, "hypotheses": hypotheses, "layers": layers}
+    line = experiments[args.experiment](args, base, Path(args.out))
     print(f"minutes={(time.time() - start) / 60:.1f}")
     print(line)
 

@@ -43,6 +43,14 @@ def pick_features(index, n: int, seed: int) -> list[int]:
     return sorted(random.Random(seed).sample(live, n))
 
 
+def peak_tokens(fd, n: int = 3) -> list[str]:
+    """The ``n`` tokens that most often carry the peak of a feature's top exemplars."""
+    counts: dict[str, int] = {}
+    for ex in fd.top:
+        counts[ex.tokens[ex.peak]] = counts.get(ex.tokens[ex.peak], 0) + 1
+    return sorted(counts, key=counts.get, reverse=True)[:n]
+
+
 def names_peak(candidate: Candidate, peak_tokens: list[str]) -> bool:
     """Whether the description or a label names one of the feature's top peak tokens (whole, case-insensitive)."""
     text = " ".join([candidate.description, *candidate.labels]).lower()
@@ -109,13 +117,7 @@ def main() -> None:
     print(report.table().to_string(index=False))
     print(report.compare_frame().to_string(index=False))
 
-    peaks = {}
-    for f in features:
-        fd = index.feature_data(target, f)
-        counts = {}
-        for ex in fd.top:
-            counts[ex.tokens[ex.peak]] = counts.get(ex.tokens[ex.peak], 0) + 1
-        peaks[f] = sorted(counts, key=counts.get, reverse=True)[:3]
+    peaks = {f: peak_tokens(index.feature_data(target, f)) for f in features}
     named = {c.explainer: [] for c in sage + list(baseline)}
     for c in sage + list(baseline):
         named[c.explainer].append(names_peak(c, peaks[c.feature]))
