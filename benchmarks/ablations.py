@@ -5,14 +5,15 @@ Four experiments, each printed as a table:
 - ``designer``: the loop with designed tests against the same loop measuring random corpus sentences
   (``AgentConfig(designer="random")``), on the planted features (recovered or not) and on a few real features
   (does the explanation name a top peak token).
-- ``evidence``: the loop with and without the computed evidence in its prompts (reuses the runs of
-  ``quality.py --evidence-ablation`` given the same ``--out``).
+- ``evidence``: the loop with and without the computed evidence in its prompts.
 - ``hypotheses``: the number of parallel hypotheses (1, 2, 4, 8 by default) on the same features.
 - ``layers``: SAEs at several layers (``--saes`` lists SAELens folders, e.g. made by
   ``sage-nb train-sae --hook_name blocks.2.hook_resid_post --out l2``); SAGE and the baseline on a few seeded
   features of each, scored with GEN and simulation on held-out text.
 
-Long on 2 CPU cores (run it in the background). The last line holds ``name=value`` pairs of the headline figures.
+An arm with the base settings (3 hypotheses, evidence, designed tests) reuses the finished runs of ``quality.py``
+given the same ``--out`` and ``--features 20``. Long on 2 CPU cores (run it in the background). The last line
+holds ``name=value`` pairs of the headline figures.
 
     python benchmarks/ablations.py designer [--planted weekday,digit] [--features 5]
     python benchmarks/ablations.py evidence --features 20 --out quality_results
@@ -36,6 +37,10 @@ from sage_nb.evaluate.base import Candidate
 from sage_nb.evaluate.baseline import OneShotExplainer
 from sage_nb.evaluate.report import evaluate
 from sage_nb.llm import make_llm
+
+#: Result folders (planted, real) of ``quality.py``'s SAGE runs under its ``--out``: an arm with the same settings
+#: (the base config) reuses them when run with the same ``--out``.
+QUALITY_DIRS = ("planted", "sage")
 
 
 def real_runs(target, index, features, llm, config: AgentConfig, out: Path) -> pd.DataFrame:
@@ -90,7 +95,7 @@ def run_arms(
 def designer(args, base: AgentConfig, out: Path) -> str:
     texts = default_corpus().split(held_out=True).sentences(2000, seed=args.seed)
     arms = {"designed": base, "random": dataclasses.replace(base, designer="random", random_texts=texts)}
-    table = run_arms(args, arms, out)
+    table = run_arms(args, arms, out, {"designed": QUALITY_DIRS})
     print(table.to_string(index=False))
     return " ".join(
         f"{arm}_{col}={table.set_index('arm').loc[arm, col]:.3f}"
@@ -104,7 +109,7 @@ def evidence(args, base: AgentConfig, out: Path) -> str:
     """With and without the computed evidence in the prompts. The folders match ``quality.py --evidence-ablation``
     (same ``--out``, ``--features 20``): its finished runs are reused and only the missing ones run."""
     arms = {"evidence": base, "no_evidence": dataclasses.replace(base, use_evidence=False)}
-    dirs = {"evidence": ("planted", "sage"), "no_evidence": ("planted_no_evidence", "sage_no_evidence")}
+    dirs = {"evidence": QUALITY_DIRS, "no_evidence": ("planted_no_evidence", "sage_no_evidence")}
     table = run_arms(args, arms, out, dirs)
     print(table.to_string(index=False))
     indexed = table.set_index("arm")
@@ -119,7 +124,8 @@ def evidence(args, base: AgentConfig, out: Path) -> str:
 def hypotheses(args, base: AgentConfig, out: Path) -> str:
     counts = [int(c) for c in args.counts.split(",")]
     arms = {f"h{n}": dataclasses.replace(base, bounds=dataclasses.replace(base.bounds, hypotheses=n)) for n in counts}
-    table = run_arms(args, arms, out)
+    same = {f"h{n}": QUALITY_DIRS for n in counts if n == base.bounds.hypotheses}
+    table = run_arms(args, arms, out, same)
     print(table.to_string(index=False))
     pairs = zip(table["arm"], table["planted_recovered"], strict=True)
     return " ".join(f"{arm}_planted_recovered={v:.3f}" for arm, v in pairs)
