@@ -12,7 +12,10 @@ from sage_nb.config import DEFAULT_MODEL, DEFAULT_SAE
 
 
 def _add_target_args(p: argparse.ArgumentParser, planted: bool = False) -> None:
-    sae_help = f"shipped SAE name, SAELens dir or sae-lens:// spec (default {DEFAULT_SAE})"
+    sae_help = (
+        f"shipped SAE name, SAELens dir or sae-lens:// spec (default {DEFAULT_SAE}); neuronpedia://MODEL/SOURCE "
+        "measures through the Neuronpedia API (key from $NEURONPEDIA_API_KEY; responses cached)"
+    )
     if planted:
         sae_help += "; 'planted': the 12 planted ground-truth features (tokenizer only, no model)"
     p.add_argument("--sae_path", default=None, help=sae_help)
@@ -72,6 +75,13 @@ def mine_exemplars(target: Any, contexts: int, held_out: bool = False) -> Any:
     return load_or_mine(target, corpus_contexts(corpus, target.tokenizer, max_contexts=contexts), corpus.name)
 
 
+def stored_exemplars(target: Any, features: list[int]) -> Any | None:
+    """A Neuronpedia target's stored activations of ``features`` as an index; None for targets that mine a corpus."""
+    from sage_nb.target.neuronpedia import NeuronpediaTarget
+
+    return target.exemplar_index(features) if isinstance(target, NeuronpediaTarget) else None
+
+
 def make_agent_llm(spec: str, record: str | None, device: str) -> Any:
     """The agent's LLM from a :func:`~sage_nb.llm.make_llm` spec; a local model runs on ``device``."""
     from sage_nb.llm import make_llm
@@ -116,7 +126,9 @@ def _explain(args: argparse.Namespace) -> int:
     features = parse_features(args.features, target)
     llm = make_agent_llm(args.agent_llm, args.record, args.device)
     config = agent_config(args)
-    index = mine_exemplars(target, args.contexts)
+    index = stored_exemplars(target, features)
+    if index is None:
+        index = mine_exemplars(target, args.contexts)
     try:
         states = explain_features(target, features, llm, index=index, output_dir=args.output_dir, config=config)
     except LLMUnavailable as err:
@@ -195,12 +207,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.explanations:
         with open(args.explanations, encoding="utf-8") as f:
             user = {int(k): str(v) for k, v in json.load(f).items()}
-    if not runs and not user and args.no_baseline:
+    index = held = stored_exemplars(target, features)  # Neuronpedia: its interval samples are the held-out ones
+    stored = target.candidates(features) if index is not None else []  # Neuronpedia's own explanations
+    if not runs and not user and not stored and args.no_baseline:
         raise ValueError("nothing to evaluate: no SAGE runs found, the baseline is off and no --explanations given")
-    index = mine_exemplars(target, args.contexts)
-    held = mine_exemplars(target, args.held_out_contexts, held_out=True)
+    if index is None:
+        index = mine_exemplars(target, args.contexts)
+        held = mine_exemplars(target, args.held_out_contexts, held_out=True)
     baseline = [] if args.no_baseline else baseline_candidates(llm, target, features, index)
-    candidates = candidates_from(runs, baseline, user)
+    candidates = candidates_from(runs, baseline, user) + stored
     report = evaluate(
         target, candidates, llm, index=index, held_out=held, scorers=args.scorers.split(","),
         representation=args.representation, output_dir=args.output_dir, seed=args.seed,

@@ -16,7 +16,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from sage_nb.agent import prompts
-from sage_nb.agent.records import STATUS_ORDER, EvidenceItem, Explanation, Hypothesis, Measurement, RunState, Turn
+from sage_nb.agent.causal_tests import run_effects, supports_causal
+from sage_nb.agent.records import (
+    STATUS_ORDER,
+    Effect,
+    EvidenceItem,
+    Explanation,
+    Hypothesis,
+    Measurement,
+    RunState,
+    Turn,
+)
 from sage_nb.agent.states import Bounds, after_analysis, close_all_open, needs_design, over_budget, settle
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import Evidence, TestEvidence, feature_scale, unvisible
@@ -52,6 +62,8 @@ class AgentConfig:
     #: hypothesis's tokens, low otherwise); no designer call is made. The reviewer is unchanged.
     designer: str = "llm"
     random_texts: Sequence[str] = ()
+    #: Let the designer add causal tests (steer the feature on a prompt; needs a target with a model).
+    causal: bool = False
 
     def __post_init__(self) -> None:
         if self.designer not in DESIGNERS:
@@ -120,6 +132,8 @@ class SageLoop:
         self.llm = llm
         self.config = config or AgentConfig()
         self.bounds = self.config.bounds
+        if self.config.causal and not supports_causal(target):
+            raise ValueError(f"causal tests need a target with a model to steer; {type(target).__name__} has none")
         if state is not None and state.feature != feature_data.index:
             raise ValueError(f"checkpoint is for feature {state.feature}, not {feature_data.index}")
         self.state = state or RunState(feature=feature_data.index, started=time.time())
@@ -180,12 +194,12 @@ class SageLoop:
         varied = attempt > 0 or sampled
         return LLMRequest(
             messages=messages,
-            schema=prompts.SCHEMAS[role],
+            schema=prompts.schema_for(role, cfg.causal),
             role=role,
             feature=str(self.state.feature),
             temperature=SAMPLE_TEMPERATURE if varied else cfg.temperature,
             seed=cfg.seed + 100 * attempt if varied or cfg.temperature else None,
-            max_tokens=cfg.max_tokens or prompts.MAX_REPLY_TOKENS[role],
+            max_tokens=cfg.max_tokens or prompts.reply_tokens(role, cfg.causal),
         )
 
     def _call_many(
@@ -320,7 +334,8 @@ class SageLoop:
         if self.config.designer == "random":
             self._design_random(hyps)
             return
-        conversations = [prompts.designer_messages(s, h, b.tests_per_turn) for h in hyps]
+        causal = self.config.causal
+        conversations = [prompts.designer_messages(s, h, b.tests_per_turn, causal) for h in hyps]
         results = self._call_many("designer", conversations)
         plans: list[tuple[Hypothesis, list[str], list[str]]] = []
         for h, result in zip(hyps, results, strict=True):
@@ -339,12 +354,28 @@ class SageLoop:
         for (h, texts, expects), result, messages in zip(plans, results, conversations, strict=True):
             measured = measurements(rows[at : at + len(texts)], expects, s.scale, "designer", h.rounds)
             at += len(texts)
+            effects = self._effects(h, result) if causal and result.ok else []
             h.tests += measured
+            h.effects += effects
             h.rounds += 1
             decision = f"{len(measured)} texts measured" if result.ok else "no valid tests: the round is used up"
-            self._turn("designer", messages, result, h.id, measured, decision)
+            if effects:
+                decision += f", {len(effects)} steer tests run"
+            turn = self._turn("designer", messages, result, h.id, measured, decision)
+            turn.effects = effects
         s.pending = [h.id for h in hyps]
         s.phase = "analyze"
+
+    def _effects(self, h: Hypothesis, result: LLMResult[Any]) -> list[Effect]:
+        """Run the designer's steer tests for ``h`` (new prompts only, at most ``MAX_CAUSAL``)."""
+        seen = {e.prompt for e in h.effects}
+        tests = []
+        for test in getattr(result.parsed, "steer", [])[: prompts.MAX_CAUSAL]:
+            prompt = unvisible(test.prompt).strip()
+            if prompt and prompt not in seen:
+                seen.add(prompt)
+                tests.append((prompt, [unvisible(w).strip() for w in test.expect if w.strip()]))
+        return run_effects(self.target, self.state.feature, tests, self.state.scale, h.rounds) if tests else []
 
     def _design_random(self, hyps: list[Hypothesis]) -> None:
         """The designer ablation: random texts, expectations from the hypothesis's tokens, no LLM call."""

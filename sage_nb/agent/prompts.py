@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from sage_nb.agent.records import STATUS_ORDER, Hypothesis, Measurement, RunState
+from sage_nb.agent.records import STATUS_ORDER, Effect, Hypothesis, Measurement, RunState
 from sage_nb.data.records import Exemplar
 from sage_nb.evidence import HIGH_FRACTION, LOW_FRACTION, visible
 
@@ -25,8 +25,12 @@ Expect = Literal["high", "low"]
 
 #: Longest lists a reply may hold (the loop then keeps what its bounds allow).
 MAX_LIST = 4
+#: Causal tests (steered prompts) a designer may add per turn when they are on.
+MAX_CAUSAL = 2
 #: Reply token budgets per role: room for a full reply at the schemas' bounds.
 MAX_REPLY_TOKENS = {"explainer": 480, "designer": 320, "analyzer": 160, "reviewer": 320, "synthesis": 200}
+#: Extra reply tokens of a designer that may add causal tests.
+CAUSAL_REPLY_TOKENS = 160
 #: Tokens shown on each side of an exemplar's peak.
 EXEMPLAR_SIDE = 8
 #: Tokens listed with their activation per exemplar.
@@ -55,6 +59,17 @@ class DesignedTest(BaseModel):
 
 class DesignerReply(BaseModel):
     tests: list[DesignedTest] = Field(min_length=2, max_length=MAX_LIST)
+
+
+class CausalTest(BaseModel):
+    prompt: TestText  # text the model continues while the feature is turned up
+    expect: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(min_length=1, max_length=3)
+
+
+class CausalDesignerReply(DesignerReply):
+    """The designer's reply when causal tests are on: activation tests, plus prompts to steer."""
+
+    steer: list[CausalTest] = Field(default_factory=list, max_length=MAX_CAUSAL)
 
 
 class AnalyzerReply(BaseModel):
@@ -87,6 +102,17 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "synthesis": SynthesisReply,
 }
 
+
+def schema_for(role: str, causal: bool = False) -> type[BaseModel]:
+    """The reply schema of ``role`` (the designer's gains steered prompts when causal tests are on)."""
+    return CausalDesignerReply if causal and role == "designer" else SCHEMAS[role]
+
+
+def reply_tokens(role: str, causal: bool = False) -> int:
+    """The reply token budget of ``role``."""
+    return MAX_REPLY_TOKENS[role] + (CAUSAL_REPLY_TOKENS if causal and role == "designer" else 0)
+
+
 #: The angles the explainer's hypotheses should cover, in order.
 ANGLES = ("specific claim", "alternative", "edge case or negative control", "another aspect")
 
@@ -110,6 +136,12 @@ SYSTEM: dict[str, str] = {
         f"{_LEVELS} {DATA_RULE}\n"
         "Example: hypothesis 'fires on animal nouns' -> 'The cat slept.' high; 'A dog barked at us.' high; "
         "'The car stopped.' low."
+    ),
+    "designer_causal": (
+        "Besides texts, you may add up to {causal} steer tests when the hypothesis is about what the feature makes "
+        "the model say: a prompt the model continues while the feature is turned up, and 1 to 3 words you expect "
+        "the feature to promote. Example: hypothesis 'makes the model say animal nouns' -> steer 'My favourite "
+        "thing is the' expect 'dog', 'cat'."
     ),
     "analyzer": (
         "You judge one hypothesis about a feature from measured test results. The activations were measured on the "
@@ -166,6 +198,17 @@ def measurement_line(m: Measurement) -> str:
     return f"{_quote(m.text)}: {expect}got {m.level} ({m.fraction:.0%} of top), {verdict}; {peak}"
 
 
+def effect_line(e: Effect) -> str:
+    """One causal test: the steered prompt, what the model said without and with the feature, promoted tokens."""
+    verdict = {"ok": "as expected", "miss": "NOT as expected", None: "measured"}[e.verdict]
+    promoted = ", ".join(_quote(t) for t in e.promoted[:5])
+    expect = f"expected {', '.join(_quote(w) for w in e.expect)}, " if e.expect else ""
+    return (
+        f"steer {_quote(e.prompt)}: {expect}{verdict}; clean {_quote(e.clean)} -> steered {_quote(e.steered)}; "
+        f"promoted {promoted}; KL {e.kl:.2f}"
+    )
+
+
 def hypothesis_block(h: Hypothesis, max_tests: int = TESTS_SHOWN) -> str:
     """A hypothesis with its current-wording tests (most recent last) and their tally."""
     about = f" (tokens: {', '.join(_quote(t) for t in h.tokens)})" if h.tokens else ""
@@ -176,7 +219,12 @@ def hypothesis_block(h: Hypothesis, max_tests: int = TESTS_SHOWN) -> str:
         ok = sum(t.verdict == "ok" for t in judged)
         lines.append(f"  {ok}/{len(judged)} tests as expected:")
     lines += [f"  - {measurement_line(t)}" for t in tests]
-    if not tests:
+    effects = [e for e in h.effects if e.round >= h.since][-max_tests:]
+    if effects:
+        ok = sum(e.verdict == "ok" for e in effects)
+        lines.append(f"  {ok}/{len(effects)} steer tests as expected:")
+        lines += [f"  - {effect_line(e)}" for e in effects]
+    if not tests and not effects:
         lines.append("  (no tests yet)")
     return "\n".join(lines)
 
@@ -196,11 +244,15 @@ def explainer_messages(state: RunState, n: int, sample: int | None = None) -> li
     return [_system("explainer", n=n), {"role": "user", "content": user}]
 
 
-def designer_messages(state: RunState, h: Hypothesis, n: int) -> list[dict[str, str]]:
+def designer_messages(state: RunState, h: Hypothesis, n: int, causal: bool = False) -> list[dict[str, str]]:
+    """The designer's messages; with ``causal`` its system prompt offers steer tests."""
     user = (
         f"{_evidence(state)}Hypothesis {hypothesis_block(h)}\n\nWrite {n} new test texts (different from earlier ones)."
     )
-    return [_system("designer", n=n), {"role": "user", "content": user}]
+    system = _system("designer", n=n)
+    if causal:
+        system["content"] += "\n" + SYSTEM["designer_causal"].format(causal=MAX_CAUSAL)
+    return [system, {"role": "user", "content": user}]
 
 
 def analyzer_messages(state: RunState, h: Hypothesis) -> list[dict[str, str]]:

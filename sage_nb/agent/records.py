@@ -43,6 +43,30 @@ class Measurement:
 
 
 @dataclass
+class Effect:
+    """One causal test: the feature turned up on a prompt by the code (never the LLM), and what the model then says.
+
+    ``expect`` lists words the hypothesis says the feature makes the model produce; the verdict is 'ok' when one
+    of them is among the most promoted next tokens or appears in the steered continuation but not the clean one.
+    """
+
+    prompt: str
+    expect: list[str]
+    strength: float  # added along the feature's direction, in activation units
+    kl: float  # KL(clean || steered) of the next-token distribution, nats
+    promoted: list[str]
+    suppressed: list[str]
+    clean: str
+    steered: str
+    verdict: str | None  # 'ok', 'miss', or None without expected words
+    round: int = 0
+
+    @property
+    def agrees(self) -> bool | None:
+        return None if self.verdict is None else self.verdict == "ok"
+
+
+@dataclass
 class Hypothesis:
     """A claim about the feature, its tests, and what the loop decided about it."""
 
@@ -53,6 +77,7 @@ class Hypothesis:
     status: str = "open"
     history: list[str] = field(default_factory=list)  # earlier wordings (refinements)
     tests: list[Measurement] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)  # causal tests (AgentConfig(causal=True))
     rounds: int = 0  # design rounds used
     refinements: int = 0
     reason: str = ""  # why the status was set (the analyzer's reason or the state machine's override)
@@ -64,14 +89,24 @@ class Hypothesis:
 
     @property
     def agreement(self) -> float | None:
-        """Share of judged tests (of the current wording) that matched their expectation."""
-        judged = self.current_tests
-        return sum(bool(t.agrees) for t in judged) / len(judged) if judged else None
+        """Share of judged tests and causal tests (of the current wording) that matched their expectation."""
+        judged = [t.agrees for t in self.current_tests] + [e.agrees for e in self.current_effects]
+        return sum(bool(a) for a in judged) / len(judged) if judged else None
 
     @property
     def current_tests(self) -> list[Measurement]:
         """Judged tests of the current wording (tests from before a refinement judged the old claim)."""
         return [t for t in self.judged if t.round >= self.since]
+
+    @property
+    def current_effects(self) -> list[Effect]:
+        """Judged causal tests of the current wording."""
+        return [e for e in self.effects if e.verdict is not None and e.round >= self.since]
+
+    @property
+    def evidence_count(self) -> int:
+        """Judged tests plus judged causal tests of the current wording."""
+        return len(self.current_tests) + len(self.current_effects)
 
 
 @dataclass
@@ -86,6 +121,7 @@ class Turn:
     ok: bool = True
     error: str | None = None
     measurements: list[Measurement] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)  # causal tests run in this turn
     decision: str = ""  # what the state machine did with the reply
     board: dict[str, str] = field(default_factory=dict)  # hypothesis id -> status after this turn
     claims: dict[str, str] = field(default_factory=dict)  # hypothesis id -> claim after this turn
@@ -174,11 +210,13 @@ class RunState:
         for raw in data.pop("hypotheses", []):
             raw = dict(raw)
             raw["tests"] = [Measurement(**m) for m in raw.get("tests", [])]
+            raw["effects"] = [Effect(**e) for e in raw.get("effects", [])]
             hyps.append(Hypothesis(**raw))
         turns = []
         for raw in data.pop("turns", []):
             raw = dict(raw)
             raw["measurements"] = [Measurement(**m) for m in raw.get("measurements", [])]
+            raw["effects"] = [Effect(**e) for e in raw.get("effects", [])]
             turns.append(Turn(**raw))
         expl = data.pop("explanation", None)
         if expl is not None:

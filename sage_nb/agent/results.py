@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,7 @@ def log_entries(state: RunState) -> list[dict[str, Any]]:
                     }
                     for m in t.measurements
                 ],  # fmt: skip
+                "effects": [asdict(e) for e in t.effects],
                 "board": t.board,
                 "tokens": t.tokens,
                 "seconds": t.seconds,

@@ -57,9 +57,10 @@ def over_budget(state: RunState, bounds: Bounds, upcoming_calls: int = 1) -> str
 def evidence_verdict(h: Hypothesis) -> str | None:
     """What the measurements alone say: 'accept', 'refute', or None while they are too few or mixed."""
     agreement = h.agreement
-    if agreement is None or len(h.current_tests) < MIN_TESTS:
+    if agreement is None or h.evidence_count < MIN_TESTS:
         return None
-    if agreement >= ACCEPT_AGREEMENT and any(t.expect == "high" and t.agrees for t in h.current_tests):
+    fired = any(t.expect == "high" and t.agrees for t in h.current_tests)
+    if agreement >= ACCEPT_AGREEMENT and (fired or any(e.agrees for e in h.current_effects)):
         return "accept"
     if agreement <= REFUTE_AGREEMENT:
         return "refute"
@@ -88,7 +89,7 @@ def settle(h: Hypothesis, proposed: str | None, reason: str, refined: str, bound
     if proposed == "accept" and measured == "accept":
         h.status, h.reason = "accepted", reason or "tests matched their expectations"
         return "accepted"
-    if proposed == "refute" and measured != "accept" and len(h.current_tests) >= MIN_TESTS:
+    if proposed == "refute" and measured != "accept" and h.evidence_count >= MIN_TESTS:
         h.status, h.reason = "refuted", reason or "tests did not match their expectations"
         return "refuted"
     new_claim = " ".join(refined.split())

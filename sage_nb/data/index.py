@@ -26,6 +26,11 @@ HIST_EDGES = np.logspace(-3, 4, 71)
 WINDOW_BEFORE, WINDOW_AFTER = 24, 8
 
 
+def band_label(lo: float, hi: float, top: float) -> str:
+    """The label of an activation band from ``lo`` to ``hi`` as fractions of the feature's ``top`` activation."""
+    return f"{lo / top:.0%}–{hi / top:.0%} of max"
+
+
 @dataclass
 class FeatureIndex:
     """Per-feature statistics from one mining pass (tensors are indexed ``[slot, feature]``)."""
@@ -96,8 +101,7 @@ class FeatureIndex:
         groups = np.array_split(np.array(order), min(bands, len(order)))
         out = []
         for group in groups:
-            lo, hi = float(vals[group[0]]), float(vals[group[-1]])
-            label = f"{lo / top:.0%}–{hi / top:.0%} of max"
+            label = band_label(float(vals[group[0]]), float(vals[group[-1]]), top)
             out.append(
                 (
                     label,

@@ -26,6 +26,7 @@ SCORERS: dict[str, tuple[str, str]] = {
     "detection": ("sage_nb.evaluate.detection", "DetectionScorer"),
     "fuzzing": ("sage_nb.evaluate.detection", "FuzzingScorer"),
     "input": ("sage_nb.evaluate.inputs", "InputScorer"),
+    "output": ("sage_nb.causal.output_metric", "OutputMetricScorer"),  # needs a target with a model (steering)
 }
 DEFAULT_SCORERS = ("gen", "simulation", "detection", "input")
 #: Bootstrap resamples for confidence intervals and the paired bootstrap test.

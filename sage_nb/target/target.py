@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from sae_lens import SAE
@@ -21,6 +22,9 @@ from sage_nb.target.hooks import HookPoint, block, layout_of
 from sage_nb.target.models import load_hf_model
 from sage_nb.target.residuals import ResidualReader
 from sage_nb.target.saes import SAESource, load_sae, sae_hook, sae_model_name
+
+if TYPE_CHECKING:
+    from sage_nb.target.neuronpedia import NeuronpediaTarget
 
 #: Longest text (in tokens) measured without ``truncate=True``.
 MAX_TEXT_TOKENS = 1024
@@ -202,16 +206,25 @@ def load_target(
     sae: str | tuple[str, str] | None = None,
     device: str = "cpu",
     dtype: torch.dtype | None = None,
-) -> Target:
+) -> Target | NeuronpediaTarget:
     """Load a model and an SAE into a :class:`Target`.
 
     With no arguments: the embedded SmolLM2-135M-Instruct and the SAE that ships with sage_nb.
     ``sae`` may be a shipped name, a SAELens directory, ``"sae-lens://release=...;sae_id=..."`` or
-    ``(release, sae_id)``; the model defaults to the SAE's ``metadata.model_name``.
+    ``(release, sae_id)``; the model defaults to the SAE's ``metadata.model_name``. A
+    ``"neuronpedia://MODEL/SOURCE"`` spec gives a :class:`~sage_nb.target.neuronpedia.NeuronpediaTarget` instead,
+    measured through the Neuronpedia API (no local model; ``model``, ``device`` and ``dtype`` do not apply).
 
     >>> target = load_target()  # doctest: +SKIP
     >>> target = load_target(sae=("gpt2-small-res-jb", "blocks.8.hook_resid_pre"), device="cuda")  # doctest: +SKIP
+    >>> target = load_target(sae="neuronpedia://gemma-2-2b/20-gemmascope-res-16k")  # doctest: +SKIP
     """
+    from sage_nb.target.neuronpedia.target import NEURONPEDIA_SCHEME, load_neuronpedia_target
+
+    if isinstance(sae, str) and sae.startswith(NEURONPEDIA_SCHEME):
+        if model is not None:
+            raise ValueError("a neuronpedia:// SAE names its model itself; leave model= out")
+        return load_neuronpedia_target(sae)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(
             "device='cuda' was asked for but torch sees no CUDA GPU (torch.cuda.is_available() is False)"

@@ -1,8 +1,9 @@
 """Notebook views of tokens and features (circuitsvis offline, bundle sent once per kernel session)."""
 
+from sage_nb.viz.causal import continuations_html, continuations_table, logit_shift_chart
 from sage_nb.viz.feature_view import FeatureView, feature_view
 from sage_nb.viz.plots import histogram_svg
-from sage_nb.viz.run_view import RunView, turn_html
+from sage_nb.viz.run_view import RunView, explanation_html, turn_html
 from sage_nb.viz.tokens import (
     MultiTokenView,
     TokensTable,
@@ -25,9 +26,13 @@ __all__ = [
     "TokenView",
     "TokensTable",
     "bundle_sent",
+    "continuations_html",
+    "continuations_table",
+    "explanation_html",
     "feature_view",
     "histogram_svg",
     "load_circuitsvis",
+    "logit_shift_chart",
     "multi_token_view",
     "render_mode",
     "reset_bundle",

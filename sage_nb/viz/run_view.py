@@ -161,6 +161,25 @@ def _add_measurements(out: _Output, turn: Turn, scale: float) -> None:
     out.add("</table>")
 
 
+def _add_effects(out: _Output, turn: Turn) -> None:
+    if not turn.effects:
+        return
+    out.add(
+        '<table class="snb-tbl snb-effects"><tr><th>steered prompt</th><th>judged</th><th>clean</th>'
+        "<th>steered</th><th>promoted</th><th>KL</th></tr>"
+    )
+    for e in turn.effects:
+        verdict = badge(e.verdict or "not judged", VERDICT_COLORS.get(e.verdict or "", _GREY))
+        expect = f"<br>expect {_esc(', '.join(e.expect))}" if e.expect else ""
+        wrap = '<td style="white-space:pre-wrap">'
+        out.add(
+            f"<tr>{wrap}{_esc(e.prompt)}</td><td>{verdict}{expect}</td>{wrap}{_esc(e.clean)}</td>"
+            f"{wrap}{_esc(e.steered)}</td><td>{_esc(', '.join(repr(t) for t in e.promoted[:5]))}</td>"
+            f"<td>{e.kl:.2f}</td></tr>"
+        )
+    out.add("</table>")
+
+
 # ------------------------------------------------------------------------------------------------------- board
 
 
@@ -270,6 +289,9 @@ def _add_turn_body(out: _Output, state: RunState, index: int, scale: float, *, o
     if turn.measurements:
         out.add(_section(f"Measured texts ({len(turn.measurements)})"))
         _add_measurements(out, turn, scale)
+    if turn.effects:
+        out.add(_section(f"Steer tests ({len(turn.effects)}): the feature turned up while the model continues"))
+        _add_effects(out, turn)
     out.add(f"{_section('Hypothesis board')}{_board_html(state, index)}")
     finished = state.explanation is not None or state.stop_reason is not None
     if outcome and finished and _position(state, index) == len(state.turns) - 1:
