@@ -82,6 +82,8 @@ def run_arms(
     print("real features:", features, flush=True)
     rows = []
     for name, config in arms.items():
+        if args.only and name not in args.only.split(","):
+            continue
         planted_dir, real_dir = (dirs or {}).get(name, (f"{name}/planted", f"{name}/real"))
         planted = planted_recovery(llm, config, out / planted_dir, 4000, names)
         real = real_runs(target, index, features, llm, config, out / real_dir) if features else None
@@ -97,11 +99,12 @@ def designer(args, base: AgentConfig, out: Path) -> str:
     arms = {"designed": base, "random": dataclasses.replace(base, designer="random", random_texts=texts)}
     table = run_arms(args, arms, out, {"designed": QUALITY_DIRS})
     print(table.to_string(index=False))
+    indexed = table.set_index("arm")
     return " ".join(
-        f"{arm}_{col}={table.set_index('arm').loc[arm, col]:.3f}"
-        for arm in arms
+        f"{arm}_{col}={indexed.loc[arm, col]:.3f}"
+        for arm in indexed.index
         for col in ("planted_recovered", "real_names_peak")
-        if col in table
+        if col in indexed
     )
 
 
@@ -115,7 +118,7 @@ def evidence(args, base: AgentConfig, out: Path) -> str:
     indexed = table.set_index("arm")
     return " ".join(
         f"{arm}_{col}={indexed.loc[arm, col]:.3f}"
-        for arm in arms
+        for arm in indexed.index
         for col in ("planted_recovered", "real_names_peak", "tokens_per_feature")
         if col in indexed
     )
@@ -172,6 +175,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", default="ablation_results")
+    parser.add_argument("--only", default=None, help="run only these arms (comma-separated), e.g. to split the work")
     args = parser.parse_args()
     start = time.time()
     base = AgentConfig(Bounds(hypotheses=3, rounds_per_hypothesis=args.rounds))
