@@ -473,8 +473,8 @@ class SageLoop:
         accepted = [h.claim for h in s.hypotheses if h.status == "accepted"]
         if result.ok:
             reply = result.parsed
-            labels = [" ".join(label.split()) for label in reply.labels if label.strip()]
-            s.explanation = Explanation(" ".join(reply.description.split()), labels, evidence)
+            labels = [clean_text(label) for label in reply.labels if clean_text(label)]
+            s.explanation = Explanation(clean_text(reply.description), labels, evidence)
             decision = "explanation written"
         elif accepted:
             s.explanation = Explanation("; ".join(accepted), accepted[:3], evidence, source="hypotheses")
@@ -484,6 +484,11 @@ class SageLoop:
             decision = s.stop_reason
         self._turn("synthesis", messages, result, decision=decision)
         s.phase = "done"
+
+
+def clean_text(text: str) -> str:
+    """An LLM's text with visible-whitespace marks and peak brackets copied from prompts undone, spaces collapsed."""
+    return " ".join(unvisible(text).replace("⟦", "").replace("⟧", "").split())
 
 
 def final_evidence(hypotheses: Sequence[Hypothesis], limit: int = MAX_EVIDENCE) -> list[EvidenceItem]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from sage_nb.agent.records import STATUS_ORDER, Effect, Hypothesis, Measurement, RunState
 from sage_nb.data.records import Exemplar
@@ -89,9 +89,34 @@ class ReviewerReply(BaseModel):
     tests: list[ReviewTest] = Field(default_factory=list, max_length=4)
 
 
+#: The worked example of the synthesis prompt. Small models copy it; a reply that does is invalid (and repaired).
+SYNTHESIS_EXAMPLE = (
+    "Fires on animal nouns such as cat and dog, most strongly after The.",
+    ("animal nouns", "nouns after The"),
+)
+
+
+def _copies_example(text: str) -> bool:
+    return " ".join(text.lower().split()) in {x.lower() for x in (SYNTHESIS_EXAMPLE[0], *SYNTHESIS_EXAMPLE[1])}
+
+
 class SynthesisReply(BaseModel):
     description: Annotated[str, Field(min_length=10, max_length=300)]
     labels: list[Label] = Field(min_length=1, max_length=3)
+
+    @field_validator("description")
+    @classmethod
+    def _not_the_example_description(cls, value: str) -> str:
+        if _copies_example(value):
+            raise ValueError("this copies the example of the instructions; describe the feature you were shown")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _not_the_example_labels(cls, value: list[str]) -> list[str]:
+        if any(_copies_example(label) for label in value):
+            raise ValueError("a label copies the example of the instructions; label the feature you were shown")
+        return value
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -159,8 +184,9 @@ SYSTEM: dict[str, str] = {
         "Write a description (one or two sentences: what the feature fires on, citing tokens) and 1 to 3 short "
         "labels. Use more than one label only when the feature has distinct facets. Rely on accepted hypotheses; "
         f"never claim what the tests contradict. {DATA_RULE}\n"
-        "Example: description 'Fires on animal nouns such as cat and dog, most strongly after The.', labels "
-        "'animal nouns', 'nouns after The'."
+        f"Example: description '{SYNTHESIS_EXAMPLE[0]}', labels "
+        + ", ".join(f"'{label}'" for label in SYNTHESIS_EXAMPLE[1])
+        + "."
     ),
 }
 

@@ -297,3 +297,17 @@ def test_random_designer_needs_texts_and_designer_names_are_checked():
         AgentConfig(designer="random")
     with pytest.raises(ValueError, match="designer must be"):
         AgentConfig(designer="oracle")
+
+
+def test_a_synthesis_that_copies_the_prompt_example_is_repaired(planted, weekday):
+    from sage_nb.agent.prompts import SYNTHESIS_EXAMPLE
+
+    replies = iter([
+        {"description": SYNTHESIS_EXAMPLE[0], "labels": list(SYNTHESIS_EXAMPLE[1])},
+        {"description": "Fires on weekday names such as ␣Monday.", "labels": ["⟦weekday⟧ names"]},
+    ])  # fmt: skip
+    state, llm = run(planted, weekday, with_role(truthful, "synthesis", lambda *_: next(replies)))
+    assert state.explanation.description == "Fires on weekday names such as Monday."
+    assert state.explanation.labels == ["weekday names"]  # prompt marks undone
+    synthesis = next(t for t in state.turns if t.role == "synthesis")
+    assert synthesis.ok and llm.calls.count("synthesis") == 2  # the copy was rejected, the repair turn answered
