@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sage_nb.config import DEFAULT_MODEL, DEFAULT_SAE
+from sage_nb.specs import load_explain_target, make_agent_llm, mine_exemplars, stored_exemplars
 
 
 def _add_target_args(p: argparse.ArgumentParser, planted: bool = False) -> None:
@@ -53,43 +54,6 @@ def _mine(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_explain_target(sae_path: str | None, target_llm: str | None, device: str) -> Any:
-    """The target to explain: a model + SAE, or with ``sae_path="planted"`` the planted features over the
-    tokenizer of ``target_llm`` (default: the embedded model's)."""
-    if sae_path == "planted":
-        from sage_nb.target.planted import load_planted_target
-
-        return load_planted_target(target_llm)
-    from sage_nb.target import load_target
-
-    return load_target(model=target_llm, sae=sae_path, device=device)
-
-
-def mine_exemplars(target: Any, contexts: int, held_out: bool = False) -> Any:
-    """The (cached) feature index of ``contexts`` contexts of the default corpus's training (or held-out) split."""
-    from sage_nb.data.contexts import corpus_contexts
-    from sage_nb.data.corpus import default_corpus
-    from sage_nb.data.index import load_or_mine
-
-    corpus = default_corpus().split(held_out=held_out)
-    return load_or_mine(target, corpus_contexts(corpus, target.tokenizer, max_contexts=contexts), corpus.name)
-
-
-def stored_exemplars(target: Any, features: list[int]) -> Any | None:
-    """A Neuronpedia target's stored activations of ``features`` as an index; None for targets that mine a corpus."""
-    from sage_nb.target.neuronpedia import NeuronpediaTarget
-
-    return target.exemplar_index(features) if isinstance(target, NeuronpediaTarget) else None
-
-
-def make_agent_llm(spec: str, record: str | None, device: str) -> Any:
-    """The agent's LLM from a :func:`~sage_nb.llm.make_llm` spec; a local model runs on ``device``."""
-    from sage_nb.llm import make_llm
-
-    options = {"device": device} if spec.partition(":")[0] == "local" else {}
-    return make_llm(spec, record=record, **options)
-
-
 def agent_config(args: argparse.Namespace) -> Any:
     """The run's :class:`~sage_nb.agent.AgentConfig` (bounds included) from the ``explain`` options."""
     from sage_nb.agent import AgentConfig, Bounds
@@ -122,6 +86,8 @@ def _explain(args: argparse.Namespace) -> int:
     from sage_nb.agent.api import explain_features, feature_folder, parse_features
     from sage_nb.llm import LLMUnavailable
 
+    if args.workers > 1:
+        return _explain_batch(args)
     target = load_explain_target(args.sae_path, args.target_llm, args.device)
     features = parse_features(args.features, target)
     llm = make_agent_llm(args.agent_llm, args.record, args.device)
@@ -140,6 +106,40 @@ def _explain(args: argparse.Namespace) -> int:
     for state in states:
         print(json.dumps(run_summary(state, feature_folder(args.output_dir, llm, target, state.feature))))
     return 0
+
+
+def _explain_batch(args: argparse.Namespace) -> int:
+    """``explain --workers N``: the features fanned out over N processes (see :mod:`sage_nb.agent.batch`)."""
+    from sage_nb.agent.batch import BatchSpec, run_batch
+    from sage_nb.agent.results import RunFolder
+
+    if args.record is not None:
+        raise ValueError("--record writes one file from one process: use it with --workers 1")
+    spec = BatchSpec(
+        sae=args.sae_path,
+        target_llm=args.target_llm,
+        agent_llm=args.agent_llm,
+        config=agent_config(args),
+        contexts=args.contexts,
+    )
+    devices = [d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else [args.device]
+    try:
+        outcomes = run_batch(spec, args.features, args.output_dir, workers=args.workers, devices=devices)
+    except KeyboardInterrupt:
+        print("sage-nb explain: interrupted (finished steps are saved: run the same command again to resume)",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    code = 0
+    for outcome in outcomes:
+        if outcome.status in ("done", "skipped"):
+            folder = RunFolder(outcome.folder)
+            print(json.dumps(run_summary(folder.load(), folder)))
+        else:
+            where = f" (recorded in {outcome.folder})" if outcome.folder is not None else ""
+            print(f"sage-nb explain: feature {outcome.feature} {outcome.status}: {outcome.error}{where}",
+                  file=sys.stderr)  # fmt: skip
+            code = 1
+    return code
 
 
 def _positive_int(text: str, minimum: int = 1) -> int:
@@ -165,6 +165,23 @@ def _train_sae(args: argparse.Namespace) -> int:
             setattr(cfg, name, value)
     report = train_sae(cfg, args.out)
     print(json.dumps({k: v for k, v in report.items() if k != "config"}, indent=2))
+    return 0
+
+
+def _train_explainer(args: argparse.Namespace) -> int:
+    from sage_nb.saeexplainer import ExplainerTrainingConfig, train_explainer
+
+    values = {}
+    if args.config:
+        with open(args.config, encoding="utf-8") as f:
+            values = json.load(f)
+    for name in ("input_style", "llm", "device", "seed", "n_train", "n_test", "candidates", "dpo_rounds"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    cfg = ExplainerTrainingConfig.tiny(**values) if args.tiny else ExplainerTrainingConfig.from_dict(values)
+    run = train_explainer(cfg, args.out)
+    print(run.progression().to_string(index=False))
+    print(json.dumps({k: v for k, v in run.summary.items() if k != "stages"}))
     return 0
 
 
@@ -270,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
         "         sage-nb explain --sae_path planted --features weekday,digit  # planted ground truth, no SAE\n"
         "         sage-nb explain --features 'layer8=100,101' --max_rounds 3   # SAGE's form (the SAE's layer)\n"
         "         sage-nb explain --features 100 --agent_llm openai-compatible:qwen2.5:7b@http://127.0.0.1:11434/v1\n"
+        "         sage-nb explain --features 100,101,102,103 --workers 2 --devices cuda:0,cuda:1  # a process per GPU\n"
         "results go to OUTPUT_DIR/AGENT_LLM/TARGET_LLM/layer_L/feature_F/; finished features are skipped and\n"
         "interrupted ones resumed, so the same command continues a batch",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -328,6 +346,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output_dir", default="results", help="results folder (default %(default)s)")
     p.add_argument("--no_evidence", action="store_true", help="leave the computed evidence summary out of prompts")
     p.add_argument("--record", default=None, metavar="PATH", help="record every LLM call to PATH (for replay:PATH)")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="worker processes, each with its own target and LLM, sharing the features (default %(default)s)",
+    )
+    p.add_argument(
+        "--devices", default=None, help="devices of the workers in turn, e.g. cuda:0,cuda:1 (default: --device)"
+    )
     p.set_defaults(func=_explain)
 
     p = sub.add_parser(
@@ -372,6 +399,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=_train_sae)
+
+    p = sub.add_parser(
+        "train-explainer",
+        help="train an explainer LM with activation-guided DPO (SFT, DPO rounds, evaluation of every stage)",
+        epilog="example: sage-nb train-explainer --out runs/explainer          # default config, about 1 h on 2 cores\n"
+        "         sage-nb train-explainer --tiny --out /tmp/tiny          # a few minutes\n"
+        "         sage-nb train-explainer --config cfg.json --out runs/big  # any ExplainerTrainingConfig fields\n"
+        "a finished stage is never redone: the same command resumes an interrupted run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", required=True, help="output folder (resumable)")
+    p.add_argument("--tiny", action="store_true", help="the CI-sized config")
+    p.add_argument("--config", default=None, metavar="JSON", help="ExplainerTrainingConfig fields as a JSON object")
+    p.add_argument("--input_style", choices=["exemplars", "vector"], default=None)
+    p.add_argument("--llm", default=None, help="teacher, reward-text and scorer LLM (default local)")
+    p.add_argument("--device", default=None, help="cpu, cuda ...")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--n_train", type=_positive_int, default=None)
+    p.add_argument("--n_test", type=_positive_int, default=None)
+    p.add_argument("--candidates", type=_positive_int, default=None)
+    p.add_argument("--dpo_rounds", type=_positive_int, default=None)
+    p.set_defaults(func=_train_explainer)
     return parser
 
 

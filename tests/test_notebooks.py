@@ -1,8 +1,14 @@
 """Static checks of the committed notebooks: small, executed, and opening with what the learner needs."""
 
+import ast
+import importlib
 import json
+import runpy
+import subprocess
+import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,3 +28,58 @@ def test_tutorial_is_stored_executed_and_says_what_it_needs(path):
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert code and all(c.get("execution_count") for c in code), "store tutorials executed (nbval compares outputs)"
     assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
+
+
+# -- templates for real models: stored without outputs, never run by nbval -------------------------------------------
+TEMPLATES = [
+    ROOT / "notebooks" / name for name in runpy.run_path(str(ROOT / "notebooks" / "conftest.py"))["collect_ignore"]
+]
+
+
+def _code_cells(path: Path) -> list[str]:
+    return [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_template_parses_and_opens_with_what_it_needs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and "What you need" in first.source
+    for need in ("GPU", "NEURONPEDIA_API_KEY", "internet", "OPENAI_API_KEY", "OpenAI-compatible"):
+        assert need in first.source, need
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].cell_type == "code"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "store templates without outputs"
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_every_name_a_template_imports_exists(path):
+    imported = []
+    for source in _code_cells(path):
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                imported += [(alias.name, None) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                imported += [(node.module, alias.name) for alias in node.names]
+    assert imported
+    for module_name, name in imported:
+        module = importlib.import_module(module_name)
+        if name is not None and not hasattr(module, name):
+            importlib.import_module(f"{module_name}.{name}")  # a submodule, or ModuleNotFoundError
+
+
+def test_ci_nbval_run_leaves_the_templates_out():
+    """Collect what scripts/test.sh's nbval step runs: the templates are not among it, the other notebooks are."""
+    nbval_step = [line for line in (ROOT / "scripts" / "test.sh").read_text().splitlines() if "--nbval" in line]
+    assert len(nbval_step) == 1 and nbval_step[0].rstrip().endswith("tutorials/ notebooks/")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "--nbval-lax", "-p", "no:cacheprovider",
+         "tutorials/", "notebooks/"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    collected = {line.split("::")[0] for line in run.stdout.splitlines() if "::" in line}
+    assert "notebooks/explore_feature.ipynb" in collected
+    assert not any(str(t.relative_to(ROOT)) in collected for t in TEMPLATES)

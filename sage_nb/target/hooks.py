@@ -20,18 +20,29 @@ class UnknownHookError(ValueError):
 
 @dataclass(frozen=True)
 class Layout:
-    """Attribute paths of one model family: the list of decoder blocks, and the attention / MLP modules."""
+    """Attribute paths of one model family: the list of decoder blocks, and the attention / MLP modules.
+
+    ``attn_norm`` / ``mlp_norm`` name the norms that some families (Gemma 2 and 3) apply to the attention and MLP
+    outputs before adding them to the residual stream. TransformerLens's ``hook_attn_out`` / ``hook_mlp_out``, and
+    so the SAEs trained there (Gemma Scope's MLP SAEs, for one), read the output of those norms.
+    """
 
     layers: str
     attn: str
     mlp: str
+    attn_norm: str | None = None
+    mlp_norm: str | None = None
 
 
-#: Module layouts by HF ``model_type``. Llama, Gemma 2/3, Qwen 2/3 and Mistral share one shape.
+#: Module layouts by HF ``model_type``. Llama, Gemma 1, Qwen 2/3 and Mistral share one shape; Gemma 2/3 add post-norms.
 LAYOUTS: dict[str, Layout] = {
     **{
         t: Layout("model.layers", "self_attn", "mlp")
-        for t in ("llama", "gemma", "gemma2", "gemma3", "gemma3_text", "qwen2", "qwen3", "mistral", "olmo2", "phi3")
+        for t in ("llama", "gemma", "qwen2", "qwen3", "mistral", "olmo2", "phi3")
+    },
+    **{
+        t: Layout("model.layers", "self_attn", "mlp", "post_attention_layernorm", "post_feedforward_layernorm")
+        for t in ("gemma2", "gemma3", "gemma3_text")
     },
     "gpt2": Layout("transformer.h", "attn", "mlp"),
     "gpt_neox": Layout("gpt_neox.layers", "attention", "mlp"),
@@ -85,27 +96,36 @@ def block(model: Any, layout: Layout, layer: int) -> Any:
     return blocks[layer]
 
 
-def read_site(model: Any, layout: Layout, hook: HookPoint) -> Any:
-    """Inside an nnsight trace: the proxy of the activation at ``hook`` (shape ``[batch, seq, d]``)."""
+def site_of(model: Any, layout: Layout, hook: HookPoint) -> tuple[Any, str, int | None]:
+    """Where ``hook``'s activation lives: a module, which of its values (``"input"`` or ``"output"``), and the item
+    to take when that value is a tuple (attention modules return ``(output, weights)``), else None.
+
+    Plain values, so that code shipped to a remote server (see :mod:`sage_nb.target.remote`) can use them.
+    """
     blk = block(model, layout, hook.layer)
     if hook.site == "resid_post":
-        return blk.output
+        return blk, "output", None
     if hook.site == "resid_pre":
-        return blk.input
+        return blk, "input", None
     if hook.site == "mlp_out":
-        return getattr(blk, layout.mlp).output
-    return getattr(blk, layout.attn).output[0]
+        return getattr(blk, layout.mlp_norm or layout.mlp), "output", None
+    if layout.attn_norm is not None:
+        return getattr(blk, layout.attn_norm), "output", None
+    return getattr(blk, layout.attn), "output", 0
+
+
+def read_site(model: Any, layout: Layout, hook: HookPoint) -> Any:
+    """Inside an nnsight trace: the proxy of the activation at ``hook`` (shape ``[batch, seq, d]``)."""
+    module, value, item = site_of(model, layout, hook)
+    out = getattr(module, value)
+    return out if item is None else out[item]
 
 
 def write_site(model: Any, layout: Layout, hook: HookPoint, value: Any) -> None:
     """Inside an nnsight trace: replace the activation at ``hook`` with ``value``."""
-    blk = block(model, layout, hook.layer)
-    if hook.site == "resid_post":
-        blk.output = value
-    elif hook.site == "resid_pre":
-        blk.input = value
-    elif hook.site == "mlp_out":
-        getattr(blk, layout.mlp).output = value
+    module, name, item = site_of(model, layout, hook)
+    if item is None:
+        setattr(module, name, value)
     else:
-        attn = getattr(blk, layout.attn)
-        attn.output = (value, *attn.output[1:])
+        old = getattr(module, name)
+        setattr(module, name, (*old[:item], value, *old[item + 1 :]))

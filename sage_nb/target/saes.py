@@ -78,8 +78,24 @@ def load_sae(spec: str | Path | tuple[str, str], device: str | torch.device = "c
             sae = sae[0]
         if dtype:
             sae = sae.to(dtype=torch.float32)
+    check_normalisation(sae, source)
     sae.eval()
     return sae, source
+
+
+def check_normalisation(sae: SAE, source: SAESource) -> None:
+    """Raise ValueError for an SAE that expects inputs scaled by a factor its files do not hold.
+
+    ``sae.encode`` applies the per-token normalisations itself (``constant_norm_rescale``, ``layer_norm``), and
+    sae-lens folds a release's known ``expected_average_only_in`` factor into the weights on load; an SAE still
+    marked ``expected_average_only_in`` after loading would read unscaled activations without a word.
+    """
+    if getattr(sae.cfg, "normalize_activations", "none") == "expected_average_only_in":
+        raise ValueError(
+            f"SAE {source.label} expects its inputs scaled by a dataset-wide norm factor that its files do not hold "
+            "(normalize_activations='expected_average_only_in'); fold the factor in with "
+            "sae.fold_activation_norm_scaling_factor(factor), save it with sae.save_model(dir) and load that directory"
+        )
 
 
 def sae_hook(sae: SAE) -> HookPoint:
