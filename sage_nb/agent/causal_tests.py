@@ -23,7 +23,7 @@ EFFECT_CONTINUATION = 10
 
 def supports_causal(target: Any) -> bool:
     """Whether ``target`` can be steered (it holds a model and an SAE; planted and API targets cannot)."""
-    return hasattr(target, "model") and hasattr(target, "sae")
+    return hasattr(target, "model") and hasattr(target, "sae") and not getattr(target, "remote", False)
 
 
 def _words(text: str) -> set[str]:

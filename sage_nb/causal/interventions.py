@@ -63,6 +63,11 @@ def check_target(target: Any) -> None:
             f"Causal tools edit a local model at its SAE's hook site; a {type(target).__name__} has no local model "
             "and SAE (use load_target with a local or sae-lens SAE)"
         )
+    if getattr(target, "remote", False):
+        raise TypeError(
+            "Causal tools run the model locally, and this target executes remotely (NDIF): load it without "
+            "remote=True on a machine that holds the model"
+        )
 
 
 @torch.no_grad()

@@ -147,3 +147,11 @@ def test_a_target_without_a_local_model_gives_a_clear_error():
     ):
         with pytest.raises(TypeError, match="no local model"):
             call()
+
+
+def test_a_remote_target_is_refused_before_anything_runs():
+    from types import SimpleNamespace
+
+    remote = SimpleNamespace(sae=None, reader=None, model=None, hook=None, remote=True)
+    with pytest.raises(TypeError, match="remotely"):
+        steer(remote, 0, ["I think that"], 1.0)
