@@ -264,6 +264,17 @@ class SageLoop:
     def _measure(self, texts: list[str]) -> list[TokenActivations]:
         return self.target.activations(texts, self.state.feature, truncate=True) if texts else []
 
+    def _measure_plans(
+        self, plans: Sequence[tuple[Hypothesis, list[str], list[str]]], source: str
+    ) -> list[list[Measurement]]:
+        """Measure every plan's (hypothesis, texts, expectations) in one batch; one list of measurements per plan."""
+        rows = self._measure([t for _, texts, _ in plans for t in texts])
+        out, at = [], 0
+        for h, texts, expects in plans:
+            out.append(measurements(rows[at : at + len(texts)], expects, self.state.scale, source, h.rounds))
+            at += len(texts)
+        return out
+
     # -- phases ---------------------------------------------------------------------------------------------------
     def _exemplars(self) -> None:
         s, fd = self.state, self.fd
@@ -349,11 +360,8 @@ class SageLoop:
                         texts.append(text)
                         expects.append(test.expect)
             plans.append((h, texts, expects))
-        rows = self._measure([t for _, texts, _ in plans for t in texts])
-        at = 0
-        for (h, texts, expects), result, messages in zip(plans, results, conversations, strict=True):
-            measured = measurements(rows[at : at + len(texts)], expects, s.scale, "designer", h.rounds)
-            at += len(texts)
+        measured_plans = self._measure_plans(plans, "designer")
+        for (h, _, _), measured, result, messages in zip(plans, measured_plans, results, conversations, strict=True):
             effects = self._effects(h, result) if causal and result.ok else []
             h.tests += measured
             h.effects += effects
@@ -388,11 +396,7 @@ class SageLoop:
             texts = rng.sample(pool, min(n, len(pool)))
             marks = [t.strip().lower() for t in h.tokens if t.strip()]
             plans.append((h, texts, ["high" if any(m in x.lower() for m in marks) else "low" for x in texts]))
-        rows = self._measure([t for _, texts, _ in plans for t in texts])
-        at = 0
-        for h, texts, expects in plans:
-            measured = measurements(rows[at : at + len(texts)], expects, s.scale, "random", h.rounds)
-            at += len(texts)
+        for (h, _, _), measured in zip(plans, self._measure_plans(plans, "random"), strict=True):
             h.tests += measured
             h.rounds += 1
             self._turn("designer", None, None, h.id, measured, f"{len(measured)} random texts measured")
