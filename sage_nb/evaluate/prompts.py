@@ -90,7 +90,9 @@ INPUT_SYSTEM = (
     "You test an explanation of one feature of a sparse autoencoder trained on a language model. Write {n} "
     f"positives: texts of {_WORDS} on which the feature should fire strongly if the explanation is right; and "
     f"{{n}} negatives: unrelated texts of {_WORDS} that contain nothing the explanation names, so the feature "
-    f"should stay silent. {_EXPLANATION_RULE}"
+    f"should stay silent. {_EXPLANATION_RULE}\n"
+    "Example for a different explanation (never copy it): explanation 'animal nouns such as cat and dog' -> "
+    "positives 'The cat slept on the warm floor.'; negatives 'We paid the bill and went home early.'"
 )
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,34 @@ def _injecting(trainer_cls: type) -> type:
     return Injecting
 
 
+@contextmanager
+def _quiet(progress: bool) -> Iterator[None]:
+    """Without ``progress``: no dataset progress bars and no renamed-argument warnings while a trainer runs
+    (gradient checkpointing must stay off, see the module docstring, and transformers 5 warns about its name)."""
+    if progress:
+        yield
+        return
+    from datasets.utils import logging as ds_logging
+
+    was_enabled = ds_logging.is_progress_bar_enabled()
+    ds_logging.disable_progress_bars()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", r".*gradient_checkpointing.* is deprecated", FutureWarning)
+            yield
+    finally:
+        if was_enabled:
+            ds_logging.enable_progress_bars()
+
+
+def _silence_log_printer(trainer: Any, progress: bool) -> None:
+    """Without ``progress`` a trainer prints every log line (its stand-in for the bar); they are kept in its state."""
+    if not progress:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+
+
 def _common_args(cfg: ExplainerTrainingConfig, out: Path, progress: bool) -> dict[str, Any]:
     return {
         "output_dir": str(out / "checkpoints"),
@@ -190,16 +220,18 @@ def train_sft(
     if inputs.uses_vectors:
         base = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)
         collator = FeatureVectorCollator(base, _vectors(inputs, [r[FEATURE_COLUMN] for r in rows]), repeat=1)
-    trainer = _injecting(SFTTrainer)(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        peft_config=lora,
-        data_collator=collator,
-    )
-    _attach(trainer, inputs, tokenizer)
-    trainer.train()
+    with _quiet(progress):
+        trainer = _injecting(SFTTrainer)(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            peft_config=lora,
+            data_collator=collator,
+        )
+        _silence_log_printer(trainer, progress)
+        _attach(trainer, inputs, tokenizer)
+        trainer.train()
     adapter = _finish(trainer, out)
     return TrainingOutcome(adapter, trainer.state.global_step, trainer.state.log_history, len(rows))
 
@@ -245,24 +277,26 @@ def train_dpo(
         base = DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id)
         features = [r[FEATURE_COLUMN] for r in [*rows, *eval_rows]]
         collator = FeatureVectorCollator(base, _vectors(inputs, features), repeat=2)
-    trainer = _injecting(DPOTrainer)(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(rows),
-        eval_dataset=Dataset.from_list(eval_rows) if select else None,
-        processing_class=tokenizer,
-        data_collator=collator,
-    )
-    _attach(trainer, inputs, tokenizer)
-    trainer.train()
-    outcome = TrainingOutcome("", trainer.state.global_step, [], len(rows), len(eval_rows))
-    if select:
-        best = trainer.state.best_model_checkpoint
-        outcome.selected_step = int(best.rsplit("-", 1)[-1]) if best else trainer.state.global_step
-        metrics = trainer.evaluate()
-        outcome.heldout_accuracy = float(metrics[SELECTION_METRIC])
-    else:
-        outcome.notes.append("no held-out pairs: the last step's adapter is kept (no selection)")
+    with _quiet(progress):
+        trainer = _injecting(DPOTrainer)(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            eval_dataset=Dataset.from_list(eval_rows) if select else None,
+            processing_class=tokenizer,
+            data_collator=collator,
+        )
+        _silence_log_printer(trainer, progress)
+        _attach(trainer, inputs, tokenizer)
+        trainer.train()
+        outcome = TrainingOutcome("", trainer.state.global_step, [], len(rows), len(eval_rows))
+        if select:
+            best = trainer.state.best_model_checkpoint
+            outcome.selected_step = int(best.rsplit("-", 1)[-1]) if best else trainer.state.global_step
+            metrics = trainer.evaluate()
+            outcome.heldout_accuracy = float(metrics[SELECTION_METRIC])
+        else:
+            outcome.notes.append("no held-out pairs: the last step's adapter is kept (no selection)")
     outcome.adapter = _finish(trainer, out)
     outcome.history = trainer.state.log_history
     return outcome
