@@ -125,17 +125,17 @@ def _quiet(progress: bool) -> Iterator[None]:
     if progress:
         yield
         return
-    from datasets.utils import logging as ds_logging
+    import datasets
 
-    was_enabled = ds_logging.is_progress_bar_enabled()
-    ds_logging.disable_progress_bars()
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", r".*gradient_checkpointing.* is deprecated", FutureWarning)
             yield
     finally:
         if was_enabled:
-            ds_logging.enable_progress_bars()
+            datasets.enable_progress_bars()
 
 
 def _silence_log_printer(trainer: Any, progress: bool) -> None:
