@@ -22,6 +22,6 @@ def test_quiet_training_silences_only_the_renamed_argument_warning():
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         with _quiet(False):
-            warnings.warn("`gradient_checkpointing` is deprecated and will be removed in v6.", FutureWarning)
-            warnings.warn("something else changed", FutureWarning)
+            warnings.warn("`gradient_checkpointing` is deprecated.", FutureWarning, stacklevel=1)
+            warnings.warn("something else changed", FutureWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["something else changed"]
