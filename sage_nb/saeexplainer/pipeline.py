@@ -274,10 +274,13 @@ def _write_pairs(path: Path, kept: list[PairDecision]) -> None:
     """The kept pairs as a ``datasets`` table in parquet (feature, split, chosen, rejected, rewards, scale)."""
     from datasets import Dataset
 
+    from sage_nb.saeexplainer.training import quiet
+
     columns = ["feature", "split", "chosen", "rejected", "chosen_reward", "rejected_reward", "scale"]
     rows = {c: [getattr(d, c) for d in kept] for c in columns}
     tmp = path.with_name(f".{path.name}.tmp")
-    Dataset.from_dict(rows).to_parquet(str(tmp))
+    with quiet(progress=False):  # a bar for one small table is noise
+        Dataset.from_dict(rows).to_parquet(str(tmp))
     tmp.replace(path)
 
 

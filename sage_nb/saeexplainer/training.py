@@ -119,16 +119,14 @@ def _injecting(trainer_cls: type) -> type:
 
 
 @contextmanager
-def _quiet(progress: bool) -> Iterator[None]:
-    """Without ``progress``: no dataset progress bars and no renamed-argument warnings while a trainer runs
-    (gradient checkpointing must stay off, see the module docstring, and transformers 5 warns about its name)."""
-    if progress:
-        yield
-        return
+def quiet(progress: bool) -> Iterator[None]:
+    """While a trainer is built and runs: no warning that gradient checkpointing's argument was renamed (it must stay
+    off, see the module docstring, under either name); without ``progress`` also no dataset progress bars."""
     import datasets
 
     was_enabled = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
+    if not progress:
+        datasets.disable_progress_bars()
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", r".*gradient_checkpointing.* is deprecated", FutureWarning)
@@ -199,28 +197,28 @@ def train_sft(
 
     if not rows:
         raise ValueError("no SFT examples: the teacher explained none of the train features")
-    model, tokenizer = load_explainer_model(cfg.explainer_model, device=cfg.device)
-    lora = LoraConfig(
-        r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=list(cfg.lora_targets),
-        task_type="CAUSAL_LM",
-    )
-    args = SFTConfig(
-        **_common_args(cfg, out, progress),
-        num_train_epochs=cfg.sft_epochs,
-        learning_rate=cfg.sft_lr,
-        save_strategy="no",
-        completion_only_loss=True,
-        packing=False,
-        padding_free=False,
-    )
-    collator = None
-    if inputs.uses_vectors:
-        base = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)
-        collator = FeatureVectorCollator(base, _vectors(inputs, [r[FEATURE_COLUMN] for r in rows]), repeat=1)
-    with _quiet(progress):
+    with quiet(progress):
+        model, tokenizer = load_explainer_model(cfg.explainer_model, device=cfg.device)
+        lora = LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=list(cfg.lora_targets),
+            task_type="CAUSAL_LM",
+        )
+        args = SFTConfig(
+            **_common_args(cfg, out, progress),
+            num_train_epochs=cfg.sft_epochs,
+            learning_rate=cfg.sft_lr,
+            save_strategy="no",
+            completion_only_loss=True,
+            packing=False,
+            padding_free=False,
+        )
+        collator = None
+        if inputs.uses_vectors:
+            base = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)
+            collator = FeatureVectorCollator(base, _vectors(inputs, [r[FEATURE_COLUMN] for r in rows]), repeat=1)
         trainer = _injecting(SFTTrainer)(
             model=model,
             args=args,
@@ -232,7 +230,7 @@ def train_sft(
         _silence_log_printer(trainer, progress)
         _attach(trainer, inputs, tokenizer)
         trainer.train()
-    adapter = _finish(trainer, out)
+        adapter = _finish(trainer, out)
     return TrainingOutcome(adapter, trainer.state.global_step, trainer.state.log_history, len(rows))
 
 
@@ -254,30 +252,30 @@ def train_dpo(
 
     if not rows:
         raise ValueError("no preference pairs to train on: every train feature was dropped (see decisions)")
-    model, tokenizer = load_explainer_model(
-        cfg.explainer_model, adapter=start_adapter, device=cfg.device, trainable=True
-    )
-    select = bool(eval_rows)
-    args = DPOConfig(
-        **_common_args(cfg, out, progress),
-        num_train_epochs=cfg.dpo_epochs,
-        learning_rate=cfg.dpo_lr,
-        beta=beta,
-        eval_strategy="steps" if select else "no",
-        eval_steps=cfg.eval_steps,
-        save_strategy="steps" if select else "no",
-        save_steps=cfg.eval_steps,
-        save_total_limit=1,
-        load_best_model_at_end=select,
-        metric_for_best_model=SELECTION_METRIC if select else None,
-        greater_is_better=True,
-    )
-    collator = None
-    if inputs.uses_vectors:
-        base = DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id)
-        features = [r[FEATURE_COLUMN] for r in [*rows, *eval_rows]]
-        collator = FeatureVectorCollator(base, _vectors(inputs, features), repeat=2)
-    with _quiet(progress):
+    with quiet(progress):
+        model, tokenizer = load_explainer_model(
+            cfg.explainer_model, adapter=start_adapter, device=cfg.device, trainable=True
+        )
+        select = bool(eval_rows)
+        args = DPOConfig(
+            **_common_args(cfg, out, progress),
+            num_train_epochs=cfg.dpo_epochs,
+            learning_rate=cfg.dpo_lr,
+            beta=beta,
+            eval_strategy="steps" if select else "no",
+            eval_steps=cfg.eval_steps,
+            save_strategy="steps" if select else "no",
+            save_steps=cfg.eval_steps,
+            save_total_limit=1,
+            load_best_model_at_end=select,
+            metric_for_best_model=SELECTION_METRIC if select else None,
+            greater_is_better=True,
+        )
+        collator = None
+        if inputs.uses_vectors:
+            base = DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id)
+            features = [r[FEATURE_COLUMN] for r in [*rows, *eval_rows]]
+            collator = FeatureVectorCollator(base, _vectors(inputs, features), repeat=2)
         trainer = _injecting(DPOTrainer)(
             model=model,
             args=args,
@@ -297,8 +295,8 @@ def train_dpo(
             outcome.heldout_accuracy = float(metrics[SELECTION_METRIC])
         else:
             outcome.notes.append("no held-out pairs: the last step's adapter is kept (no selection)")
-    outcome.adapter = _finish(trainer, out)
-    outcome.history = trainer.state.log_history
+        outcome.adapter = _finish(trainer, out)
+        outcome.history = trainer.state.log_history
     return outcome
 
 

@@ -6,22 +6,22 @@ import warnings
 
 import datasets
 
-from sage_nb.saeexplainer.training import _quiet
+from sage_nb.saeexplainer.training import quiet
 
 
 def test_quiet_training_turns_dataset_bars_off_and_restores_them():
     assert datasets.is_progress_bar_enabled()
-    with _quiet(False):
+    with quiet(False):
         assert not datasets.is_progress_bar_enabled()
     assert datasets.is_progress_bar_enabled()
-    with _quiet(True):
+    with quiet(True):
         assert datasets.is_progress_bar_enabled()
 
 
 def test_quiet_training_silences_only_the_renamed_argument_warning():
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with _quiet(False):
+        with quiet(False):
             warnings.warn("`gradient_checkpointing` is deprecated.", FutureWarning, stacklevel=1)
             warnings.warn("something else changed", FutureWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["something else changed"]
