@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,15 @@ class ExplainerInputs:
         return feature_directions(self.sae, features) * self.scale
 
 
+@contextlib.contextmanager
+def checkpointing_rename_silenced() -> Iterator[None]:
+    """No warning when code reads gradient checkpointing under its pre-transformers-5 name (trl and peft do; this
+    package keeps it off, see :mod:`sage_nb.saeexplainer.training`)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r".*gradient_checkpointing.* is deprecated", FutureWarning)
+        yield
+
+
 def placeholder_id(tokenizer: Any, placeholder: str) -> int:
     """The token id of ``placeholder``; raises unless it is exactly one token of the explainer's vocabulary."""
     ids = tokenizer(placeholder, add_special_tokens=False).input_ids
@@ -75,7 +85,8 @@ def load_explainer_model(name: str, adapter: str | Path | None = None, device: s
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable)
+        with checkpointing_rename_silenced():
+            model = PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
@@ -141,7 +152,7 @@ class Explainer:
         device = next(self.model.parameters()).device
         active = self.injector.active(vectors) if self.injector is not None else contextlib.nullcontext()
         self.model.eval()
-        with active:
+        with active, checkpointing_rename_silenced():
             out = self.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **kwargs)
         replies = self.tokenizer.batch_decode(out[:, width:].cpu(), skip_special_tokens=True)
         return [clean_explanation(r) for r in replies]

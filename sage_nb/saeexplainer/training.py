@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +25,12 @@ import torch
 
 from sage_nb.data.records import FeatureData
 from sage_nb.saeexplainer.config import ADAPTER_DIR, HISTORY_FILE, ExplainerTrainingConfig
-from sage_nb.saeexplainer.explainer import ExplainerInputs, load_explainer_model, placeholder_id
+from sage_nb.saeexplainer.explainer import (
+    ExplainerInputs,
+    checkpointing_rename_silenced,
+    load_explainer_model,
+    placeholder_id,
+)
 from sage_nb.saeexplainer.injection import VectorInjector
 from sage_nb.saeexplainer.pairs import PairDecision
 
@@ -128,8 +132,7 @@ def quiet(progress: bool) -> Iterator[None]:
     if not progress:
         datasets.disable_progress_bars()
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", r".*gradient_checkpointing.* is deprecated", FutureWarning)
+        with checkpointing_rename_silenced():
             yield
     finally:
         if was_enabled:
