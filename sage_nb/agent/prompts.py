@@ -28,7 +28,7 @@ MAX_LIST = 4
 #: Causal tests (steered prompts) a designer may add per turn when they are on.
 MAX_CAUSAL = 2
 #: Reply token budgets per role: room for a full reply at the schemas' bounds.
-MAX_REPLY_TOKENS = {"explainer": 480, "designer": 320, "analyzer": 160, "reviewer": 320, "synthesis": 200}
+MAX_REPLY_TOKENS = {"explainer": 480, "designer": 320, "analyzer": 160, "reviewer": 320, "synthesis": 320}
 #: Extra reply tokens of a designer that may add causal tests.
 CAUSAL_REPLY_TOKENS = 160
 #: Tokens shown on each side of an exemplar's peak.
@@ -94,10 +94,25 @@ SYNTHESIS_EXAMPLE = (
     "Fires on animal nouns such as cat and dog, most strongly after The.",
     ("animal nouns", "nouns after The"),
 )
+#: The designer prompt's worked example: a hypothesis and its texts with expected levels.
+DESIGNER_EXAMPLE = ("fires on animal nouns", (("The cat slept.", "high"), ("A dog barked at us.", "high"),
+                                              ("The car stopped.", "low")))  # fmt: skip
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+#: Texts of the prompts' worked examples: a synthesis that repeats one (even one a designer copied into its tests and
+#: the synthesis then copied from them) describes nothing it was shown.
+_EXAMPLE_TEXTS = frozenset(
+    _norm(x)
+    for x in (SYNTHESIS_EXAMPLE[0], *SYNTHESIS_EXAMPLE[1], DESIGNER_EXAMPLE[0], *(t for t, _ in DESIGNER_EXAMPLE[1]))
+)
 
 
 def _copies_example(text: str) -> bool:
-    return " ".join(text.lower().split()) in {x.lower() for x in (SYNTHESIS_EXAMPLE[0], *SYNTHESIS_EXAMPLE[1])}
+    return _norm(text) in _EXAMPLE_TEXTS
 
 
 class SynthesisReply(BaseModel):
@@ -116,7 +131,10 @@ class SynthesisReply(BaseModel):
     def _not_the_example_labels(cls, value: list[str]) -> list[str]:
         if any(_copies_example(label) for label in value):
             raise ValueError("a label copies the example of the instructions; label the feature you were shown")
-        return value
+        distinct: dict[str, str] = {}
+        for label in value:  # the same label twice is one facet, not two
+            distinct.setdefault(_norm(label), label)
+        return list(distinct.values())
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -159,8 +177,9 @@ SYSTEM: dict[str, str] = {
         "You design test texts for one hypothesis about a feature. Write {n} short texts: most should contain "
         "what the hypothesis names (expect high), at least one is a negative control without it (expect low). "
         f"{_LEVELS} {DATA_RULE}\n"
-        "Example: hypothesis 'fires on animal nouns' -> 'The cat slept.' high; 'A dog barked at us.' high; "
-        "'The car stopped.' low."
+        f"Example: hypothesis '{DESIGNER_EXAMPLE[0]}' -> "
+        + "; ".join(f"'{text}' {level}" for text, level in DESIGNER_EXAMPLE[1])
+        + "."
     ),
     "designer_causal": (
         "Besides texts, you may add up to {causal} steer tests when the hypothesis is about what the feature makes "

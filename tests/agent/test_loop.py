@@ -311,3 +311,16 @@ def test_a_synthesis_that_copies_the_prompt_example_is_repaired(planted, weekday
     assert state.explanation.labels == ["weekday names"]  # prompt marks undone
     synthesis = next(t for t in state.turns if t.role == "synthesis")
     assert synthesis.ok and llm.calls.count("synthesis") == 2  # the copy was rejected, the repair turn answered
+
+
+def test_a_synthesis_repeating_a_designer_example_text_is_invalid_and_repeated_labels_merge():
+    from pydantic import ValidationError
+
+    from sage_nb.agent.prompts import DESIGNER_EXAMPLE, SYSTEM, SynthesisReply
+
+    example_text = DESIGNER_EXAMPLE[1][0][0]
+    assert f"'{example_text}'" in SYSTEM["designer"]  # the guarded text is the one the designer is shown
+    with pytest.raises(ValidationError, match="copies the example"):
+        SynthesisReply(description=f"  {example_text.upper()} ", labels=["weekday names"])
+    reply = SynthesisReply(description="Fires on weekday names.", labels=["items", " Items", "weekday names"])
+    assert reply.labels == ["items", "weekday names"]
