@@ -84,7 +84,9 @@ GEN_SYSTEM = (
     "You test an explanation of one feature of a sparse autoencoder trained on a language model. Write {n} "
     f"different texts, each {_WORDS} long, on which the feature should fire as strongly as possible if the "
     "explanation is right. Vary wording and topic, and put what the explanation names in every text. "
-    f"{_EXPLANATION_RULE}"
+    f"{_EXPLANATION_RULE}\n"
+    "Example for a different explanation (never copy it): explanation 'animal nouns such as cat and dog' -> "
+    "'The cat slept on the warm kitchen floor.'; 'A dog and two horses ran across the field.'"
 )
 INPUT_SYSTEM = (
     "You test an explanation of one feature of a sparse autoencoder trained on a language model. Write {n} "
