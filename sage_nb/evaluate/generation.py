@@ -26,23 +26,26 @@ THRESHOLDS = ("sage", "saeexplainer")
 
 
 def clean_texts(texts: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Texts with visible whitespace marks undone and spaces collapsed, empty and duplicate ones dropped.
+    """Texts with visible whitespace marks undone and spaces collapsed; empty ones, duplicates and copies of the
+    prompt's worked example (:func:`~sage_nb.evaluate.prompts.copies_example`) dropped.
 
     Returns the kept texts and notes on what was dropped (duplicates compare case-insensitively).
     """
     kept: list[str] = []
     seen: set[str] = set()
-    empty = dupes = 0
+    dropped = {"empty": 0, "duplicate": 0, "example-copying": 0}
     for raw in texts:
         text = " ".join(unvisible(raw).split())
         if not text:
-            empty += 1
+            dropped["empty"] += 1
         elif text.casefold() in seen:
-            dupes += 1
+            dropped["duplicate"] += 1
+        elif prompts.copies_example(text):
+            dropped["example-copying"] += 1
         else:
             seen.add(text.casefold())
             kept.append(text)
-    notes = [f"dropped {k} {what} text(s)" for k, what in ((empty, "empty"), (dupes, "duplicate")) if k]
+    notes = [f"dropped {k} {what} text(s)" for what, k in dropped.items() if k]
     return kept, notes
 
 
@@ -107,7 +110,8 @@ class GenerationScorer(Scorer):
             return failed(self.name, candidate, setup, f"LLM reply failed: {result.error_kind}: {result.error}")
         texts, notes = clean_texts(result.parsed.texts)
         if not texts:
-            return failed(self.name, candidate, setup, "the LLM wrote no usable texts")
+            why = f" ({'; '.join(notes)})" if notes else ""
+            return failed(self.name, candidate, setup, f"the LLM wrote no usable texts{why}")
         assert setup.measure is not None  # EvalSetup always sets one
         rows = setup.measure.measure(texts, setup.feature)
         maxima = [row.max_act for row in rows]

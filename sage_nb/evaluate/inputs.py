@@ -49,7 +49,8 @@ class InputScorer(Scorer):
             positives = [t for t in positives if t.casefold() not in both]
             negatives = [t for t in negatives if t.casefold() not in both]
         if not positives or not negatives:
-            return failed(self.name, candidate, setup, "the LLM wrote no usable positives or negatives")
+            why = f" ({'; '.join(notes)})" if notes else ""
+            return failed(self.name, candidate, setup, f"the LLM wrote no usable positives or negatives{why}")
         assert setup.measure is not None  # EvalSetup always sets one
         rows = setup.measure.measure(positives + negatives, setup.feature)
         pos_rows, neg_rows = rows[: len(positives)], rows[len(positives) :]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 # == baseline explainer, generation (GEN) and input metric ==========================================================
 # (section: baseline / gen / input)
+import os
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Annotated
@@ -28,11 +30,15 @@ GEN_MIN_WORDS, GEN_MAX_WORDS = 5, 15
 INPUT_TEXTS = 5
 #: Most texts one generation or input list may be asked for (bounds the reply).
 MAX_GEN_TEXTS = 20
-#: Reply token budgets: the baseline's, and per generated text plus the JSON around the lists.
+#: Longest generated text, in characters (the schema's bound).
+GEN_TEXT_MAX_CHARS = 120
+#: Reply token budgets: the baseline's, and per generated text plus the JSON around the lists. A text's budget
+#: covers its longest form at one token per character (how digits tokenise: a reader that spins out digits) plus
+#: its quotes and comma, so such a schema-bound reply closes before the budget cuts it off.
 BASELINE_REPLY_TOKENS = 200
-TOKENS_PER_TEXT, TEXT_REPLY_OVERHEAD = 40, 24
+TOKENS_PER_TEXT, TEXT_REPLY_OVERHEAD = GEN_TEXT_MAX_CHARS + 4, 24
 
-GenText = Annotated[str, Field(min_length=5, max_length=120)]
+GenText = Annotated[str, Field(min_length=5, max_length=GEN_TEXT_MAX_CHARS)]
 BaselineDescription = Annotated[str, Field(min_length=10, max_length=200)]
 BaselineLabel = Annotated[str, Field(min_length=2, max_length=60)]
 
@@ -80,22 +86,61 @@ BASELINE_SYSTEM = (
     "Example: description 'Fires on animal nouns such as cat and dog, most strongly after The.', labels "
     "'animal nouns'."
 )
+#: The GEN and input prompts' worked example: an explanation, texts that should activate its feature, and texts that
+#: should not. Small readers copy it; texts that repeat it are dropped before measuring (see :func:`copies_example`).
+EXAMPLE_EXPLANATION = "animal nouns such as cat and dog"
+EXAMPLE_POSITIVES = ("The cat slept on the warm kitchen floor.", "A dog and two horses ran across the field.")
+EXAMPLE_INPUT_POSITIVES = ("The cat slept on the warm floor.",)
+EXAMPLE_NEGATIVES = ("We paid the bill and went home early.",)
+#: Two words are one word inflected when they share a prefix of at least this many characters (slept/sleeps).
+INFLECTION_PREFIX = 3
+
+
+def _quoted(texts: Sequence[str]) -> str:
+    return "; ".join(f"'{t}'" for t in texts)
+
+
 GEN_SYSTEM = (
     "You test an explanation of one feature of a sparse autoencoder trained on a language model. Write {n} "
     f"different texts, each {_WORDS} long, on which the feature should fire as strongly as possible if the "
     "explanation is right. Vary wording and topic, and put what the explanation names in every text. "
     f"{_EXPLANATION_RULE}\n"
-    "Example for a different explanation (never copy it): explanation 'animal nouns such as cat and dog' -> "
-    "'The cat slept on the warm kitchen floor.'; 'A dog and two horses ran across the field.'"
+    f"Example for a different explanation (never copy it): explanation '{EXAMPLE_EXPLANATION}' -> "
+    f"{_quoted(EXAMPLE_POSITIVES)}"
 )
 INPUT_SYSTEM = (
     "You test an explanation of one feature of a sparse autoencoder trained on a language model. Write {n} "
     f"positives: texts of {_WORDS} on which the feature should fire strongly if the explanation is right; and "
     f"{{n}} negatives: unrelated texts of {_WORDS} that contain nothing the explanation names, so the feature "
     f"should stay silent. {_EXPLANATION_RULE}\n"
-    "Example for a different explanation (never copy it): explanation 'animal nouns such as cat and dog' -> "
-    "positives 'The cat slept on the warm floor.'; negatives 'We paid the bill and went home early.'"
+    f"Example for a different explanation (never copy it): explanation '{EXAMPLE_EXPLANATION}' -> "
+    f"positives {_quoted(EXAMPLE_INPUT_POSITIVES)}; negatives {_quoted(EXAMPLE_NEGATIVES)}"
 )
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"\w+|[^\w\s]", text.casefold()) if w not in ".!?"]
+
+
+_EXAMPLE_WORDS = tuple(
+    _words(t) for t in (EXAMPLE_EXPLANATION, *EXAMPLE_POSITIVES, *EXAMPLE_INPUT_POSITIVES, *EXAMPLE_NEGATIVES)
+)
+
+
+def copies_example(text: str) -> bool:
+    """Whether ``text`` repeats a text of the prompts' worked example: word for word, up to case, the closing
+    punctuation and one inflected word ("The cat sleeps on the warm kitchen floor!").
+
+    Such a text tests the example, not the explanation under test, so the scorers drop it before measuring; a text
+    that adds anything (a digit, a bracket, a word) to the example is kept."""
+    words = _words(text)
+    for example in _EXAMPLE_WORDS:
+        if len(words) != len(example):
+            continue
+        differ = [(a, b) for a, b in zip(words, example, strict=True) if a != b]
+        if not differ or (len(differ) == 1 and len(os.path.commonprefix(differ[0])) >= INFLECTION_PREFIX):
+            return True
+    return False
 
 
 def scaled_act(value: float, scale: float) -> int:

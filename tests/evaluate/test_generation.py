@@ -167,6 +167,45 @@ def test_request_is_bounded_and_options_are_checked(planted, digit):
         GenerationScorer(n_texts=0)
 
 
+#: What small readers wrote in place of texts for the explanation: the worked example, inflected or re-punctuated.
+EXAMPLE_COPIES = ["The cat sleeps on the warm kitchen floor!", "a dog and two horses ran across the fields"]
+
+
+def test_copies_of_the_worked_example_are_dropped_before_measuring(planted, digit):
+    seen: list[str] = []
+    policy = texts_policy(TEXTS[:4] + EXAMPLE_COPIES + ["In 2024 the cat slept on the warm kitchen floor."], seen)
+    score = GenerationScorer(n_texts=7).score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(policy)))
+    kept = [row["text"] for row in score.details["texts"]]
+    # the example adapted to the explanation (a number added) tests the explanation, so it is measured
+    assert kept == TEXTS[:4] + ["In 2024 the cat slept on the warm kitchen floor."] and score.n == 5
+    assert "dropped 2 example-copying text(s)" in score.notes
+
+
+def test_a_reply_of_example_copies_only_is_no_score(planted, digit):
+    score = GenerationScorer(n_texts=2).score(
+        CANDIDATE, setup_for(planted, digit, ScriptedLLM(texts_policy(EXAMPLE_COPIES)))
+    )
+    assert score.value is None and score.n == 0
+    assert score.notes == ["the LLM wrote no usable texts (dropped 2 example-copying text(s))"]
+
+
+def test_the_guard_knows_every_example_text_the_prompts_show():
+    shown = prompts.GEN_SYSTEM + prompts.INPUT_SYSTEM
+    examples = [*prompts.EXAMPLE_POSITIVES, *prompts.EXAMPLE_INPUT_POSITIVES, *prompts.EXAMPLE_NEGATIVES]
+    assert all(f"'{text}'" in shown for text in examples)
+    assert all(prompts.copies_example(text) for text in [*examples, prompts.EXAMPLE_EXPLANATION])
+    assert not any(prompts.copies_example(text) for text in TEXTS)
+
+
+def test_a_text_at_the_length_bound_fits_its_token_budget(planted):
+    """Digits tokenise one per character: 10 texts of 120 digits, quoted, fit the reply budget of 10 texts."""
+    longest = "9" * prompts.GEN_TEXT_MAX_CHARS
+    reply = '{"texts":[' + ",".join([f'"{longest}"'] * 10) + "]}"
+    assert len(planted.tokenizer(reply, add_special_tokens=False).input_ids) <= prompts.text_reply_tokens(10)
+    with pytest.raises(ValueError):
+        prompts.generation_schema(1).model_validate({"texts": [longest + "9"]})
+
+
 @pytest.mark.slow
 def test_gen_with_the_local_llm_end_to_end(planted, digit):
     from sage_nb.llm import make_llm

@@ -86,6 +86,19 @@ def test_duplicates_and_texts_in_both_lists_are_dropped(planted, digit):
     assert score.n == 6 and score.value == 1.0
 
 
+def test_copies_of_the_worked_example_are_dropped_from_both_lists(planted, digit):
+    positives = [*DIGITS[:3], "The cat slept on the warm floor"]
+    negatives = [*UNRELATED[:3], "We paid the bill and went home early!"]
+    score = InputScorer(n=4).score(
+        CANDIDATE, EvalSetup(planted, ScriptedLLM(lists_policy(positives, negatives)), digit)
+    )
+    assert [r["text"] for r in score.details["positives"]] == DIGITS[:3]
+    assert [r["text"] for r in score.details["negatives"]] == UNRELATED[:3]
+    assert {"positives: dropped 1 example-copying text(s)", "negatives: dropped 1 example-copying text(s)"} <= set(
+        score.notes
+    )
+
+
 @pytest.mark.parametrize(
     "reply",
     ["{broken", {"positives": DIGITS, "negatives": UNRELATED[:2]}, {"positives": DIGITS}],
