@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export SAGE_NB_BROWSER_REQUIRED=1  # setup.sh installed chromium and playwright: the browser tests must not skip
 python -m pytest -q "$@"
 python -m pytest -q -m "slow and not local_agent" "$@"
 python -m pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider tutorials/ notebooks/

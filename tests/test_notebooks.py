@@ -30,6 +30,22 @@ def test_tutorial_is_stored_executed_and_says_what_it_needs(path):
     assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
 
 
+# -- notebooks/: templates a researcher copies, run headless by papermill --------------------------------------------
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebook_template_opens_with_what_it_needs_then_its_parameters(path):
+    """Every template: 'What you need' first, then one code cell tagged `parameters` (papermill) before any other code,
+    holding only assignments (so papermill's injected cell can override each one); no stored error."""
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.cells[0].cell_type == "markdown" and "What you need" in nb.cells[0].source
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0] is code[0], "one `parameters` cell, the first code cell"
+    body = ast.parse(tagged[0].source).body
+    assert body and all(isinstance(node, ast.Assign | ast.AnnAssign) for node in body), "only assignments"
+    assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
+
+
 # -- templates for real models: stored without outputs, never run by nbval -------------------------------------------
 TEMPLATES = [
     ROOT / "notebooks" / name for name in runpy.run_path(str(ROOT / "notebooks" / "conftest.py"))["collect_ignore"]
@@ -81,5 +97,30 @@ def test_ci_nbval_run_leaves_the_templates_out():
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     collected = {line.split("::")[0] for line in run.stdout.splitlines() if "::" in line}
-    assert "notebooks/explore_feature.ipynb" in collected
+    run_by_nbval = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if p not in TEMPLATES]
+    assert {"explore_feature.ipynb", "explain_batch.ipynb"} <= {p.name for p in run_by_nbval}
+    assert all(str(p.relative_to(ROOT)) in collected for p in run_by_nbval)
     assert not any(str(t.relative_to(ROOT)) in collected for t in TEMPLATES)
+
+
+# -- a template run headless with papermill, its parameters overridden -----------------------------------------------
+@pytest.mark.slow
+def test_explore_template_runs_headless_with_papermill(tmp_path):
+    """papermill injects new parameters after the tagged cell; the template then explains the feature it was given."""
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / "explore_743.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "explore_feature.ipynb"), str(out), kernel_name="python3", cwd=str(ROOT),
+        parameters={"FEATURE": 743, "PROBE_TEXTS": ["See you on Monday at noon."]}, progress_bar=False,
+    )  # fmt: skip
+    nb = nbformat.read(out, as_version=4)
+    injected = [i for i, c in enumerate(nb.cells) if "injected-parameters" in c.metadata.get("tags", [])]
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and injected[0] == tagged[0] + 1
+    text = "\n".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) + str(o.get("data", {}).get("text/html", ""))
+        for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )  # fmt: skip
+    assert not any(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "feature 743" in text.lower() and "feature 3552" not in text.lower()  # the given feature, not the default
+    assert "Monday" in text  # the given probe text was measured

@@ -58,7 +58,7 @@ class Stepper(widgets.VBox):
         self.play = widgets.Play(min=0, max=0, step=1, interval=interval_ms, description="play")
         self.slider = widgets.IntSlider(min=0, max=0, description="turn", continuous_update=False)
         widgets.link((self.play, "value"), (self.slider, "value"))
-        self.label = widgets.Label()
+        self.label = widgets.Label(layout=widgets.Layout(flex="0 0 auto"))  # never cut; wraps to a new row
         self.status = widgets.HTML()  # errors from refresh()
         self.output = widgets.HTML()
         controls = [self.previous_button, self.play, self.next_button, self.slider, self.label]
@@ -70,7 +70,8 @@ class Stepper(widgets.VBox):
         self.previous_button.on_click(lambda _b: self.previous())
         self.next_button.on_click(lambda _b: self.next())
         self.slider.observe(self._on_slide, names="value")
-        super().__init__([widgets.HBox(controls), self.status, self.output])
+        row = widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
+        super().__init__([row, self.status, self.output])
         self._set_range()
         self.show(index)
 
