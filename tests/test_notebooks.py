@@ -20,6 +20,13 @@ def test_notebook_is_small(path):
     assert path.stat().st_size <= 3_000_000, f"{path.name} is {path.stat().st_size / 1e6:.1f} MB"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_keeps_no_execution_timestamps(path):
+    """Re-running a notebook changes only what it shows (tidy with scripts/tidy_notebooks.py)."""
+    timed = [i for i, cell in enumerate(nbformat.read(path, as_version=4).cells) if "execution" in cell.metadata]
+    assert not timed, f"cells {timed} keep execution timestamps: python scripts/tidy_notebooks.py {path.name}"
+
+
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "tutorials"], ids=lambda p: p.name)
 def test_tutorial_is_stored_executed_and_says_what_it_needs(path):
     nb = json.loads(path.read_text())
