@@ -94,18 +94,20 @@ def run_arms(
     return pd.DataFrame(rows)
 
 
+def figures(table: pd.DataFrame, columns: tuple[str, ...]) -> str:
+    """The last line: ``{arm}_{column}=value`` for every arm and each of ``columns`` the table has."""
+    indexed = table.set_index("arm")
+    return " ".join(
+        f"{arm}_{col}={indexed.loc[arm, col]:.3f}" for arm in indexed.index for col in columns if col in indexed
+    )
+
+
 def designer(args, base: AgentConfig, out: Path) -> str:
     texts = default_corpus().split(held_out=True).sentences(2000, seed=args.seed)
     arms = {"designed": base, "random": dataclasses.replace(base, designer="random", random_texts=texts)}
     table = run_arms(args, arms, out, {"designed": QUALITY_DIRS})
     print(table.to_string(index=False))
-    indexed = table.set_index("arm")
-    return " ".join(
-        f"{arm}_{col}={indexed.loc[arm, col]:.3f}"
-        for arm in indexed.index
-        for col in ("planted_recovered", "real_names_peak")
-        if col in indexed
-    )
+    return figures(table, ("planted_recovered", "real_names_peak"))
 
 
 def evidence(args, base: AgentConfig, out: Path) -> str:
@@ -115,13 +117,7 @@ def evidence(args, base: AgentConfig, out: Path) -> str:
     dirs = {"evidence": QUALITY_DIRS, "no_evidence": ("planted_no_evidence", "sage_no_evidence")}
     table = run_arms(args, arms, out, dirs)
     print(table.to_string(index=False))
-    indexed = table.set_index("arm")
-    return " ".join(
-        f"{arm}_{col}={indexed.loc[arm, col]:.3f}"
-        for arm in indexed.index
-        for col in ("planted_recovered", "real_names_peak", "tokens_per_feature")
-        if col in indexed
-    )
+    return figures(table, ("planted_recovered", "real_names_peak", "tokens_per_feature"))
 
 
 def hypotheses(args, base: AgentConfig, out: Path) -> str:
@@ -130,8 +126,7 @@ def hypotheses(args, base: AgentConfig, out: Path) -> str:
     same = {f"h{n}": QUALITY_DIRS for n in counts if n == base.bounds.hypotheses}
     table = run_arms(args, arms, out, same)
     print(table.to_string(index=False))
-    pairs = zip(table["arm"], table["planted_recovered"], strict=True)
-    return " ".join(f"{arm}_planted_recovered={v:.3f}" for arm, v in pairs)
+    return figures(table, ("planted_recovered", "real_names_peak", "tokens_per_feature"))
 
 
 def layers(args, base: AgentConfig, out: Path) -> str:
@@ -140,28 +135,33 @@ def layers(args, base: AgentConfig, out: Path) -> str:
     llm = make_llm("local")
     corpus = default_corpus()
     train, held = corpus.split(held_out=False), corpus.split(held_out=True)
-    rows, figures = [], []
+    rows, parts = [], []
     for sae in args.saes.split(","):
         target = load_target(sae=sae)
+        folder = out / "layers" / Path(sae).name  # results beside, never inside, the SAE's folder
         hook = target.hook.name
         index = load_or_mine(target, corpus_contexts(train, target.tokenizer, max_contexts=args.contexts), train.name)
         held_index = load_or_mine(target, corpus_contexts(held, target.tokenizer, max_contexts=1000), held.name)
         features = pick_features(index, args.features, args.seed)
-        runs = explain_features(target, features, llm, index=index, output_dir=out / "layers" / sae, config=base)
+        runs = explain_features(target, features, llm, index=index, output_dir=folder, config=base)
         sage = [Candidate.from_run(s) for s in runs if s.explanation is not None]
         explained = OneShotExplainer(llm).explain_many([index.feature_data(target, f) for f in features])
         baseline = [c for c in explained if isinstance(c, Candidate)]
         report = evaluate(
             target, sage + baseline, llm, index=index, held_out=held_index, scorers=["gen", "simulation"],
-            output_dir=out / "layers" / sae / "eval", seed=args.seed, active=6, zeros=4,
+            output_dir=folder / "eval", seed=args.seed, active=6, zeros=4,
         )  # fmt: skip
         table = report.table()
         table.insert(0, "sae", f"{Path(sae).name} ({hook})")
         rows.append(table)
         means = table.set_index(["metric", "explainer"])["mean"]
-        figures.append(f"{Path(sae).name}_sage_gen={means.get(('gen', 'sage'), float('nan')):.3f}")
+        parts += [
+            f"{Path(sae).name}_{explainer}_{metric}={means.get((metric, explainer), float('nan')):.3f}"
+            for explainer in ("sage", "baseline")
+            for metric in ("gen", "simulation")
+        ]
     print(pd.concat(rows).to_string(index=False))
-    return " ".join(figures)
+    return " ".join(parts)
 
 
 def main() -> None:
