@@ -1,4 +1,4 @@
-"""The SAGE paper's suggested experiments on the embedded setup, with the offline local LLM.
+"""The SAGE paper's suggested experiments on the embedded setup (offline local LLM by default, ``--llm`` to change).
 
 Four experiments, each printed as a table:
 
@@ -19,6 +19,7 @@ holds ``name=value`` pairs of the headline figures.
     python benchmarks/ablations.py evidence --features 20 --out quality_results
     python benchmarks/ablations.py hypotheses --counts 1,2,4,8
     python benchmarks/ablations.py layers --saes l2,l8,l20 --features 5
+    python benchmarks/ablations.py designer --llm openai:gpt-4o-mini   # any make_llm spec; runs are kept per LLM
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def run_arms(
 ) -> pd.DataFrame:
     """Every arm on the planted and the real features; ``dirs`` maps an arm to its (planted, real) result folders
     under ``out`` (default ``{arm}/planted``, ``{arm}/real``). Finished runs found there are reused."""
-    llm = make_llm("local")
+    llm = make_llm(args.llm)
     names = args.planted.split(",") if args.planted else None
     target, index, features = real_setup(args)
     print("real features:", features, flush=True)
@@ -132,7 +133,7 @@ def hypotheses(args, base: AgentConfig, out: Path) -> str:
 def layers(args, base: AgentConfig, out: Path) -> str:
     if not args.saes:
         raise SystemExit("layers needs --saes DIR,DIR,... (SAELens folders, e.g. from sage-nb train-sae)")
-    llm = make_llm("local")
+    llm = make_llm(args.llm)
     corpus = default_corpus()
     train, held = corpus.split(held_out=False), corpus.split(held_out=True)
     rows, parts = [], []
@@ -175,6 +176,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", default="ablation_results")
+    parser.add_argument("--llm", default="local", help="agent, explainer and scorer LLM (a make_llm spec)")
     parser.add_argument("--only", default=None, help="run only these arms (comma-separated), e.g. to split the work")
     args = parser.parse_args()
     start = time.time()

@@ -1,4 +1,4 @@
-"""Held-out quality of SAGE against the one-shot baseline on the embedded target, with the offline local LLM.
+"""Held-out quality of SAGE against the one-shot baseline on the embedded target (offline local LLM by default).
 
 On a fixed seeded set of live features of the shipped SAE (none used by tests or tutorials) it runs the SAGE loop
 and the baseline explainer, scores both on held-out text (GEN and simulation by default), and runs SAGE on every
@@ -8,7 +8,10 @@ planted feature to see how many it recovers (its description or a label names th
 Takes long on 2 CPU cores (run it in the background). Prints tables, then on its last line
 ``gen_ratio=<sage/baseline GEN> pearson_delta=<sage-baseline> planted_recovered=<fraction>``.
 
-    python benchmarks/quality.py [--features 20] [--out quality_results] [--evidence-ablation]
+    python benchmarks/quality.py [--features 20] [--out quality_results] [--evidence-ablation] [--llm SPEC]
+
+``--llm`` takes any ``make_llm`` spec (``openai:gpt-4o-mini``, ``openai-compatible:MODEL@http://localhost:8000/v1``,
+...); runs are kept per agent LLM, so arms of different LLMs never reuse each other's results.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--contexts", type=int, default=2000)
     parser.add_argument("--out", default="quality_results")
+    parser.add_argument("--llm", default="local", help="agent, explainer and scorer LLM (a make_llm spec)")
     parser.add_argument("--scorers", default="gen,simulation")
     parser.add_argument("--hypotheses", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1)
@@ -122,7 +126,7 @@ def main() -> None:
     features = pick_features(index, args.features, args.seed)
     print("features:", features, flush=True)
 
-    llm = make_llm("local")
+    llm = make_llm(args.llm)
     config = AgentConfig(Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds))
     runs = explain_features(target, features, llm, index=index, output_dir=out / "sage", config=config)
     cached = CachedBackend(llm, out / "baseline_llm_cache.jsonl")  # a re-run of the benchmark costs no call
