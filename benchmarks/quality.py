@@ -3,12 +3,15 @@
 On a fixed seeded set of live features of the shipped SAE (none used by tests or tutorials) it runs the SAGE loop
 and the baseline explainer, scores both on held-out text (GEN and simulation by default), and runs SAGE on every
 planted feature to see how many it recovers (its description or a label names the planted concept). With
-``--evidence-ablation`` the planted runs are repeated without the computed evidence in the prompts.
+``--evidence-ablation`` the planted runs are repeated without the computed evidence in the prompts. With
+``--top-tokens`` the explanation computed from the evidence alone (no LLM) is scored beside them and tried on the
+planted features, as a reference.
 
 Takes long on 2 CPU cores (run it in the background). Prints tables, then on its last line
 ``gen_ratio=<sage/baseline GEN> pearson_delta=<sage-baseline> planted_recovered=<fraction>``.
 
-    python benchmarks/quality.py [--features 20] [--out quality_results] [--evidence-ablation] [--llm SPEC]
+    python benchmarks/quality.py [--features 20] [--out quality_results] [--evidence-ablation] [--top-tokens]
+        [--llm SPEC]
 
 ``--llm`` takes any ``make_llm`` spec (``openai:gpt-4o-mini``, ``openai-compatible:MODEL@http://localhost:8000/v1``,
 ...); runs are kept per agent LLM, so arms of different LLMs never reuse each other's results.
@@ -30,6 +33,7 @@ from sage_nb.data.index import mine
 from sage_nb.evaluate.base import Candidate
 from sage_nb.evaluate.baseline import OneShotExplainer
 from sage_nb.evaluate.report import evaluate
+from sage_nb.evaluate.top_tokens import TopTokensExplainer
 from sage_nb.llm import make_llm
 from sage_nb.llm.cache import CachedBackend
 from sage_nb.target.planted import load_planted_target
@@ -61,13 +65,30 @@ def names_peak(candidate: Candidate, peak_tokens: list[str]) -> bool:
     return any(tok.strip().lower() in text for tok in peak_tokens if len(tok.strip()) >= 2)
 
 
+def _planted_index(contexts: int):
+    planted = load_planted_target()
+    ctx = corpus_contexts(default_corpus().split(held_out=False), planted.tokenizer, max_contexts=contexts)
+    return planted, mine(planted, ctx, top_k=20, samples=20, progress=False)
+
+
+def planted_top_tokens(contexts: int) -> pd.DataFrame:
+    """The computed (no LLM) explanation of every planted feature that fired: one row each, recovered or not."""
+    planted, index = _planted_index(contexts)
+    rows = []
+    for feature in planted.features:
+        if index.fire_counts[feature.index] == 0:
+            continue
+        c = TopTokensExplainer().explain(index.feature_data(planted, feature.index))
+        text = " ".join([c.description, *c.labels])
+        rows.append({"feature": feature.name, "recovered": feature.matches(text), "labels": "; ".join(c.labels)})
+    return pd.DataFrame(rows)
+
+
 def planted_recovery(
     llm, config: AgentConfig, out: Path, contexts: int, names: list[str] | None = None
 ) -> pd.DataFrame:
     """SAGE on the planted features (all, or those ``names``): one row per feature, recovered or not."""
-    planted = load_planted_target()
-    ctx = corpus_contexts(default_corpus().split(held_out=False), planted.tokenizer, max_contexts=contexts)
-    index = mine(planted, ctx, top_k=20, samples=20, progress=False)
+    planted, index = _planted_index(contexts)
     chosen = [f for f in planted.features if names is None or f.name in names]
     features = [f.index for f in chosen if index.fire_counts[f.index] > 0]
     states = explain_features(planted, features, llm, index=index, output_dir=out, config=config)
@@ -113,6 +134,9 @@ def main() -> None:
     parser.add_argument("--zeros", type=int, default=4, help="held-out non-activating samples per feature")
     parser.add_argument("--evidence-ablation", action="store_true")
     parser.add_argument("--skip-planted", action="store_true", help="stop after the real features")
+    parser.add_argument(
+        "--top-tokens", action="store_true", help="also score the explanation computed from the evidence (no LLM)"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     start = time.time()
@@ -133,15 +157,22 @@ def main() -> None:
     explained = OneShotExplainer(cached).explain_many([index.feature_data(target, f) for f in features])
     baseline = [c for c in explained if isinstance(c, Candidate)]
     sage = [Candidate.from_run(s) for s in runs if s.explanation is not None]
+    computed = []
+    if args.top_tokens:  # a reference without an LLM: what the plain statistics earn
+        made = TopTokensExplainer().explain_many([index.feature_data(target, f) for f in features])
+        computed = [c for c in made if isinstance(c, Candidate)]
     report = evaluate(
-        target, sage + list(baseline), llm, index=index, held_out=held_index, scorers=args.scorers.split(","),
-        output_dir=out / "eval", seed=args.seed, active=args.active, zeros=args.zeros,
+        target, sage + list(baseline) + computed, llm, index=index, held_out=held_index,
+        scorers=args.scorers.split(","), output_dir=out / "eval", seed=args.seed, active=args.active, zeros=args.zeros,
     )  # fmt: skip
     print(report.table().to_string(index=False))
     print(report.compare_frame().to_string(index=False))
+    if computed:
+        print(report.compare_frame("sage", "top-tokens").to_string(index=False))
+        print(report.compare_frame("baseline", "top-tokens").to_string(index=False))
 
     peaks = {f: peak_tokens(index.feature_data(target, f)) for f in features}
-    named = {c.explainer: [] for c in sage + list(baseline)}
+    named: dict[str, list[bool]] = {c.explainer: [] for c in sage + list(baseline)}  # computed names one by design
     for c in sage + list(baseline):
         named[c.explainer].append(names_peak(c, peaks[c.feature]))
     for name, hits in named.items():
@@ -155,6 +186,11 @@ def main() -> None:
     planted = planted_recovery(llm, config, out / "planted", 4000)
     print(planted.to_string(index=False))
     summary = {"features": features, "planted": planted.to_dict(orient="records")}
+    if args.top_tokens:
+        reference = planted_top_tokens(4000)
+        print(f"top-tokens (no LLM): planted recovered {int(reference['recovered'].sum())}/{len(reference)}")
+        print(reference.to_string(index=False))
+        summary["planted_top_tokens"] = reference.to_dict(orient="records")
     if args.evidence_ablation:
         bare = AgentConfig(config.bounds, use_evidence=False)
         without = planted_recovery(llm, bare, out / "planted_no_evidence", 4000)

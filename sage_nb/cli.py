@@ -212,6 +212,19 @@ def baseline_candidates(llm: Any, target: Any, features: list[int], index: Any) 
     return [c for c in explained if not isinstance(c, Exception)]
 
 
+def top_tokens_candidates(args: argparse.Namespace, target: Any, features: list[int], index: Any) -> list:
+    """The explanations computed from the evidence alone (``--top_tokens``); a feature that never fired is left out."""
+    if not args.top_tokens:
+        return []
+    from sage_nb.evaluate.top_tokens import TopTokensExplainer
+
+    explained = TopTokensExplainer().explain_many([index.feature_data(target, f) for f in features])
+    for item in explained:
+        if isinstance(item, Exception):
+            print(f"sage-nb evaluate: top-tokens failed on feature {item.feature}: {item.error}", file=sys.stderr)
+    return [c for c in explained if not isinstance(c, Exception)]
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from sage_nb.agent.api import parse_features
     from sage_nb.evaluate.report import candidates_from, evaluate
@@ -226,13 +239,15 @@ def _evaluate(args: argparse.Namespace) -> int:
             user = {int(k): str(v) for k, v in json.load(f).items()}
     index = held = stored_exemplars(target, features)  # Neuronpedia: its interval samples are the held-out ones
     stored = target.candidates(features) if index is not None else []  # Neuronpedia's own explanations
-    if not runs and not user and not stored and args.no_baseline:
-        raise ValueError("nothing to evaluate: no SAGE runs found, the baseline is off and no --explanations given")
+    if not runs and not user and not stored and args.no_baseline and not args.top_tokens:
+        raise ValueError(
+            "nothing to evaluate: no SAGE runs found, the baseline is off and no --explanations or --top_tokens given"
+        )
     if index is None:
         index = mine_exemplars(target, args.contexts)
         held = mine_exemplars(target, args.held_out_contexts, held_out=True)
     baseline = [] if args.no_baseline else baseline_candidates(llm, target, features, index)
-    candidates = candidates_from(runs, baseline, user) + stored
+    candidates = candidates_from(runs, baseline, user) + stored + top_tokens_candidates(args, target, features, index)
     report = evaluate(
         target, candidates, llm, index=index, held_out=held, scorers=args.scorers.split(","),
         representation=args.representation, output_dir=args.output_dir, seed=args.seed,
@@ -373,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sage_llm", default="local", help="the agent LLM of those runs (default %(default)s)")
     p.add_argument("--no_baseline", action="store_true", help="do not run the one-shot baseline explainer")
     p.add_argument("--explanations", default=None, metavar="JSON", help="your explanations: {feature: text}")
+    p.add_argument(
+        "--top_tokens", action="store_true", help="also score the explanation computed from the evidence (no LLM)"
+    )
     p.add_argument("--scorers", default="gen,simulation,detection,input", help="comma-separated (default %(default)s)")
     p.add_argument("--representation", choices=["description", "labels"], default="description")
     p.add_argument("--contexts", type=_positive_int, default=2000, help="contexts mined for exemplars")

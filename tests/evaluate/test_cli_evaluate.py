@@ -52,6 +52,7 @@ def test_user_explanations_are_scored_and_written(tmp_path, capsys, monkeypatch)
     user = tmp_path / "mine.json"
     user.write_text(json.dumps({"2": "fires on digits"}))
     args = ["evaluate", "--sae_path", "planted", "--features", "digit", "--no_baseline", "--explanations", str(user),
+            "--top_tokens",
             "--scorers", "input", "--contexts", "200", "--held_out_contexts", "200", "--sage_dir", str(tmp_path / "x"),
             "--output_dir", str(tmp_path / "eval")]  # fmt: skip
     assert main([*args, "--llm", "scripted", "--sage_llm", "scripted"]) == 0
@@ -59,7 +60,10 @@ def test_user_explanations_are_scored_and_written(tmp_path, capsys, monkeypatch)
     assert "input" in out and "user" in out
     comparison = json.loads((tmp_path / "eval" / "feature_2_comparison.json").read_text())
     assert comparison["explainers"]["user"]["scores"]["input"]["value"] == 1.0
+    computed = comparison["explainers"]["top-tokens"]
+    assert "a digit" in computed["labels"] and computed["scores"]["input"]["value"] == 1.0
     # the same command with the recording replayed (no scripted backend at all) gives the same file
     assert main([*args, "--llm", f"replay:{record}", "--sage_llm", "local"]) == 0
     again = json.loads((tmp_path / "eval" / "feature_2_comparison.json").read_text())
     assert again["explainers"]["user"]["scores"]["input"]["value"] == 1.0
+    assert again["explainers"]["top-tokens"] == computed
