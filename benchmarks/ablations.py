@@ -1,11 +1,13 @@
 """The SAGE paper's suggested experiments on the embedded setup (offline local LLM by default, ``--llm`` to change).
 
-Four experiments, each printed as a table:
+Five experiments, each printed as a table:
 
 - ``designer``: the loop with designed tests against the same loop measuring random corpus sentences
   (``AgentConfig(designer="random")``), on the planted features (recovered or not) and on a few real features
   (does the explanation name a top peak token).
 - ``evidence``: the loop with and without the computed evidence in its prompts.
+- ``computed``: the loop as is against the loop whose H1 is the sentence computed from the evidence
+  (``AgentConfig(computed_hypothesis=True)``), tested and judged like the explainer's claims.
 - ``hypotheses``: the number of parallel hypotheses (1, 2, 4, 8 by default) on the same features.
 - ``layers``: SAEs at several layers (``--saes`` lists SAELens folders, e.g. made by
   ``sage-nb train-sae --hook_name blocks.2.hook_resid_post --out l2``); SAGE and the baseline on a few seeded
@@ -18,6 +20,7 @@ holds ``name=value`` pairs of the headline figures.
     python benchmarks/ablations.py designer [--planted weekday,digit] [--features 5]
     python benchmarks/ablations.py evidence --features 20 --out quality_results
     python benchmarks/ablations.py hypotheses --counts 1,2,4,8
+    python benchmarks/ablations.py computed --features 0 --planted weekday,digit
     python benchmarks/ablations.py layers --saes l2,l8,l20 --features 5
     python benchmarks/ablations.py designer --llm openai:gpt-4o-mini   # any make_llm spec; runs are kept per LLM
 """
@@ -121,6 +124,14 @@ def evidence(args, base: AgentConfig, out: Path) -> str:
     return figures(table, ("planted_recovered", "real_names_peak", "tokens_per_feature"))
 
 
+def computed(args, base: AgentConfig, out: Path) -> str:
+    """The base loop against the loop that opens H1 with the computed sentence (same features, same bounds)."""
+    arms = {"llm": base, "computed": dataclasses.replace(base, computed_hypothesis=True)}
+    table = run_arms(args, arms, out, {"llm": QUALITY_DIRS})
+    print(table.to_string(index=False))
+    return figures(table, ("planted_recovered", "real_names_peak", "tokens_per_feature"))
+
+
 def hypotheses(args, base: AgentConfig, out: Path) -> str:
     counts = [int(c) for c in args.counts.split(",")]
     arms = {f"h{n}": dataclasses.replace(base, bounds=dataclasses.replace(base.bounds, hypotheses=n)) for n in counts}
@@ -167,7 +178,7 @@ def layers(args, base: AgentConfig, out: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiment", choices=["designer", "evidence", "hypotheses", "layers"])
+    parser.add_argument("experiment", choices=["designer", "evidence", "computed", "hypotheses", "layers"])
     parser.add_argument("--planted", default=None, help="comma-separated planted feature names (default: all)")
     parser.add_argument("--features", type=int, default=5, help="real features of the shipped SAE (0: none)")
     parser.add_argument("--counts", default="1,2,4,8", help="hypothesis counts (hypotheses experiment)")
@@ -181,7 +192,9 @@ def main() -> None:
     args = parser.parse_args()
     start = time.time()
     base = AgentConfig(Bounds(hypotheses=3, rounds_per_hypothesis=args.rounds))
-    experiments = {"designer": designer, "evidence": evidence, "hypotheses": hypotheses, "layers": layers}
+    experiments = {
+        "designer": designer, "evidence": evidence, "computed": computed, "hypotheses": hypotheses, "layers": layers,
+    }  # fmt: skip
     line = experiments[args.experiment](args, base, Path(args.out))
     print(f"minutes={(time.time() - start) / 60:.1f}")
     print(line)

@@ -5,13 +5,15 @@ and the baseline explainer, scores both on held-out text (GEN and simulation by 
 planted feature to see how many it recovers (its description or a label names the planted concept). With
 ``--evidence-ablation`` the planted runs are repeated without the computed evidence in the prompts. With
 ``--top-tokens`` the explanation computed from the evidence alone (no LLM) is scored beside them and tried on the
-planted features, as a reference.
+planted features, as a reference; ``--top-tokens-only`` scores just that explanation (no agent, no baseline, and
+a last line ``top_tokens_gen=<GEN> top_tokens_pearson=<simulation r> top_tokens_planted=<fraction>``), quick enough
+to check the statistics' floor on its own.
 
 Takes long on 2 CPU cores (run it in the background). Prints tables, then on its last line
 ``gen_ratio=<sage/baseline GEN> pearson_delta=<sage-baseline> planted_recovered=<fraction>``.
 
     python benchmarks/quality.py [--features 20] [--out quality_results] [--evidence-ablation] [--top-tokens]
-        [--llm SPEC]
+        [--top-tokens-only] [--llm SPEC]
 
 ``--llm`` takes any ``make_llm`` spec (``openai:gpt-4o-mini``, ``openai-compatible:MODEL@http://localhost:8000/v1``,
 ...); runs are kept per agent LLM, so arms of different LLMs never reuse each other's results.
@@ -137,7 +139,9 @@ def main() -> None:
     parser.add_argument(
         "--top-tokens", action="store_true", help="also score the explanation computed from the evidence (no LLM)"
     )
+    parser.add_argument("--top-tokens-only", action="store_true", help="score only the computed explanation")
     args = parser.parse_args()
+    args.top_tokens = args.top_tokens or args.top_tokens_only
     out = Path(args.out)
     start = time.time()
 
@@ -152,11 +156,13 @@ def main() -> None:
 
     llm = make_llm(args.llm)
     config = AgentConfig(Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds))
-    runs = explain_features(target, features, llm, index=index, output_dir=out / "sage", config=config)
-    cached = CachedBackend(llm, out / "baseline_llm_cache.jsonl")  # a re-run of the benchmark costs no call
-    explained = OneShotExplainer(cached).explain_many([index.feature_data(target, f) for f in features])
-    baseline = [c for c in explained if isinstance(c, Candidate)]
-    sage = [Candidate.from_run(s) for s in runs if s.explanation is not None]
+    runs, sage, baseline = [], [], []
+    if not args.top_tokens_only:
+        runs = explain_features(target, features, llm, index=index, output_dir=out / "sage", config=config)
+        cached = CachedBackend(llm, out / "baseline_llm_cache.jsonl")  # a re-run of the benchmark costs no call
+        explained = OneShotExplainer(cached).explain_many([index.feature_data(target, f) for f in features])
+        baseline = [c for c in explained if isinstance(c, Candidate)]
+        sage = [Candidate.from_run(s) for s in runs if s.explanation is not None]
     computed = []
     if args.top_tokens:  # a reference without an LLM: what the plain statistics earn
         made = TopTokensExplainer().explain_many([index.feature_data(target, f) for f in features])
@@ -166,6 +172,17 @@ def main() -> None:
         scorers=args.scorers.split(","), output_dir=out / "eval", seed=args.seed, active=args.active, zeros=args.zeros,
     )  # fmt: skip
     print(report.table().to_string(index=False))
+    if args.top_tokens_only:
+        reference = planted_top_tokens(4000)
+        print(reference.to_string(index=False))
+        means = _means(report)
+        print(f"minutes={(time.time() - start) / 60:.1f}")
+        print(
+            f"top_tokens_gen={means.get(('gen', 'top-tokens'), float('nan')):.3f} "
+            f"top_tokens_pearson={means.get(('simulation', 'top-tokens'), float('nan')):.3f} "
+            f"top_tokens_planted={reference['recovered'].mean():.3f}"
+        )
+        return
     print(report.compare_frame().to_string(index=False))
     if computed:
         print(report.compare_frame("sage", "top-tokens").to_string(index=False))

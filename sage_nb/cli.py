@@ -65,7 +65,12 @@ def agent_config(args: argparse.Namespace) -> Any:
         llm_calls=args.max_llm_calls,
         tokens=args.token_budget,
     )
-    return AgentConfig(bounds=bounds, top_k=args.top_k, use_evidence=not args.no_evidence)
+    return AgentConfig(
+        bounds=bounds,
+        top_k=args.top_k,
+        use_evidence=not args.no_evidence,
+        computed_hypothesis=args.computed_hypothesis,
+    )
 
 
 def run_summary(state: Any, folder: Any) -> dict[str, Any]:
@@ -360,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output_dir", default="results", help="results folder (default %(default)s)")
     p.add_argument("--no_evidence", action="store_true", help="leave the computed evidence summary out of prompts")
+    p.add_argument(
+        "--computed_hypothesis",
+        action="store_true",
+        help="open H1 with the sentence computed from the evidence (tested like the LLM's hypotheses)",
+    )
     p.add_argument("--record", default=None, metavar="PATH", help="record every LLM call to PATH (for replay:PATH)")
     p.add_argument(
         "--workers",

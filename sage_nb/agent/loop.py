@@ -64,6 +64,9 @@ class AgentConfig:
     random_texts: Sequence[str] = ()
     #: Let the designer add causal tests (steer the feature on a prompt; needs a target with a model).
     causal: bool = False
+    #: Open H1 with the sentence computed from the evidence (:class:`~sage_nb.evaluate.top_tokens.TopTokensExplainer`,
+    #: no LLM); it is designed for, measured and judged like the explainer's claims, which fill the other slots.
+    computed_hypothesis: bool = False
 
     def __post_init__(self) -> None:
         if self.designer not in DESIGNERS:
@@ -294,8 +297,11 @@ class SageLoop:
 
     def _explain(self) -> None:
         s, n = self.state, self.bounds.hypotheses
+        computed = computed_candidate(self.fd) if self.config.computed_hypothesis else None
+        first = 1 if computed is not None else 0
         k = min(self.config.samples_for(self.llm), max(1, self.bounds.llm_calls - s.llm_calls - 1))
-        conversations = [prompts.explainer_messages(s, n, sample=i if k > 1 else None) for i in range(k)]
+        asked = max(1, n - first)  # the explainer fills the slots the computed hypothesis leaves
+        conversations = [prompts.explainer_messages(s, asked, sample=i if k > 1 else None) for i in range(k)]
         messages = conversations[0]
         results = self._call_many("explainer", conversations, sampled=k > 1)
         candidates: list[tuple[str, str, list[str]]] = []
@@ -306,29 +312,41 @@ class SageLoop:
                 if claim and claim.lower() not in {c.lower() for c, _, _ in candidates}:
                     candidates.append((claim, unvisible(proposed.example).strip() or claim, tokens))
         failed = next((r for r in results if not r.ok), None)
-        if not candidates:
+        if not candidates and computed is None:
             s.stop_reason = f"the explainer gave no valid hypotheses ({failed.error_kind}: {failed.error})"
             self._turn("explainer", messages, failed, decision=s.stop_reason)
             s.phase = "done"
             return
+        if computed is not None:
+            candidates = [computed] + [c for c in candidates if c[0].lower() != computed[0].lower()]
         examples = measurements(
             self._measure([e for _, e, _ in candidates]), ["high"] * len(candidates), s.scale, "explainer"
         )
-        order = list(range(len(candidates)))
+        order = list(range(first, len(candidates)))
         if k > 1:  # pooled samples: keep the claims whose own example fires most
             order.sort(key=lambda i: -examples[i].fraction)
+        order = list(range(first)) + order
         kept = order[:n]
         for number, i in enumerate(kept, 1):
-            angle = prompts.ANGLES[i] if k == 1 and i < len(prompts.ANGLES) else "ranked by its example"
+            if i < first:
+                angle = prompts.COMPUTED_ANGLE
+            elif k == 1 and i - first < len(prompts.ANGLES):
+                angle = prompts.ANGLES[i - first]
+            else:
+                angle = "ranked by its example"
             claim, _, tokens = candidates[i]
             h = Hypothesis(id=f"H{number}", claim=claim, angle=angle, tokens=tokens)
             s.hypotheses.append(h)
         decision = f"{len(kept)} hypotheses opened"
         if k > 1:
-            decision += f" (best of {len(candidates)} claims from {k} samples, ranked by their measured examples)"
+            decision += (
+                f" (best of {len(candidates) - first} claims from {k} samples, ranked by their measured examples)"
+            )
+        if first:
+            decision += "; H1 is computed from the evidence"
         best = next((r for r in results if r.ok), results[0])
         turn = self._turn("explainer", messages, best, measured=[examples[i] for i in order], decision=decision)
-        turn.reply = {"hypotheses": [{"tokens": t, "claim": c, "example": e} for c, e, t in candidates]}
+        turn.reply = {"hypotheses": [{"tokens": t, "claim": c, "example": e} for c, e, t in candidates[first:]]}
         s.phase = "design"
 
     def _design(self) -> None:
@@ -488,6 +506,17 @@ class SageLoop:
             decision = s.stop_reason
         self._turn("synthesis", messages, result, decision=decision)
         s.phase = "done"
+
+
+def computed_candidate(feature_data: FeatureData) -> tuple[str, str, list[str]]:
+    """(claim, example, tokens) of the hypothesis computed from the evidence: the top-tokens sentence, the strongest
+    exemplar's window up to two tokens past its peak (a corpus text, so it fires), and the named peak tokens."""
+    from sage_nb.evaluate.top_tokens import CLASS_PHRASES, TopTokensExplainer  # evaluate imports the agent's prompts
+
+    candidate = TopTokensExplainer().explain(feature_data)
+    top = feature_data.top[0]
+    example = "".join(top.tokens[max(0, top.peak - 12) : top.peak + 3]).strip()
+    return candidate.description, example, [t for t in candidate.labels if t not in CLASS_PHRASES.values()]
 
 
 def clean_text(text: str) -> str:

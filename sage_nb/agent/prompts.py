@@ -158,6 +158,8 @@ def reply_tokens(role: str, causal: bool = False) -> int:
 
 #: The angles the explainer's hypotheses should cover, in order.
 ANGLES = ("specific claim", "alternative", "edge case or negative control", "another aspect")
+#: The angle of the hypothesis computed from the evidence (``AgentConfig(computed_hypothesis=True)``).
+COMPUTED_ANGLE = "computed from the evidence"
 
 # -- system prompts -----------------------------------------------------------------------------------------------
 _LEVELS = (

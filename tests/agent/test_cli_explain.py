@@ -234,11 +234,12 @@ def test_options_become_the_agent_config():
             "--top_k",
             "5",
             "--no_evidence",
+            "--computed_hypothesis",
         ]
     )
     config = agent_config(args)
     assert config.bounds == Bounds(hypotheses=2, rounds_per_hypothesis=3, review_rounds=0, llm_calls=25, tokens=9000)
-    assert config.top_k == 5 and not config.use_evidence
+    assert config.top_k == 5 and not config.use_evidence and config.computed_hypothesis
     defaults = agent_config(build_parser().parse_args(["explain", "--features", "1"]))
     assert defaults == AgentConfig()
     assert (args.agent_llm, args.contexts, args.output_dir) == ("local", 2000, "results")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from scripted import HOSTILE, ScriptedLLM, planted_feature_data, truthful, with_role
+from scripted import HOSTILE, WEEKDAY_TESTS, ScriptedLLM, planted_feature_data, truthful, with_role
 
 from sage_nb.agent import AgentConfig, Bounds, SageLoop, explain, explain_features, load_run
+from sage_nb.agent.prompts import COMPUTED_ANGLE
 from sage_nb.agent.results import RESULT_FILES, run_dir
 from sage_nb.data.records import FeatureData
+from sage_nb.evaluate.top_tokens import TopTokensExplainer
 
 
 def run(planted, weekday, policy, bounds=None, **config):
@@ -324,3 +326,40 @@ def test_a_synthesis_repeating_a_designer_example_text_is_invalid_and_repeated_l
         SynthesisReply(description=f"  {example_text.upper()} ", labels=["weekday names"])
     reply = SynthesisReply(description="Fires on weekday names.", labels=["items", " Items", "weekday names"])
     assert reply.labels == ["items", "weekday names"]
+
+
+def computed_aware(role, messages, request):
+    """:func:`truthful`, with weekday tests for the computed hypothesis too (it names the peak tokens)."""
+    if role == "designer" and "Fires on '" in messages[-1]["content"]:
+        return {"tests": WEEKDAY_TESTS}
+    return truthful(role, messages, request)
+
+
+def test_a_computed_hypothesis_opens_h1_and_is_tested_like_the_others(planted, weekday):
+    _, fd = weekday
+    state, llm = run(planted, weekday, computed_aware, Bounds(hypotheses=2), computed_hypothesis=True)
+    h1, h2 = state.hypotheses
+    assert h1.angle == COMPUTED_ANGLE and h1.claim == TopTokensExplainer().explain(fd).description
+    assert h1.tokens and all(f"'{t}'" in h1.claim for t in h1.tokens)
+    assert any(day in h1.tokens for day in ("Monday", "Friday", "Tuesday", "Sunday", "Thursday", "Wednesday"))
+    assert h2.claim == "fires on weekday names"  # the explainer's best claim fills the other slot
+    explainer = state.turns[1]
+    assert "Propose 1 hypotheses." in explainer.prompt  # asked only for the slots left
+    assert "H1 is computed from the evidence" in explainer.decision
+    assert all(h["claim"] != h1.claim for h in explainer.reply["hypotheses"])  # the reply is the LLM's own
+    example = explainer.measurements[0]  # a corpus window, measured: it fires
+    assert example.level == "high" and example.text in "".join(fd.top[0].tokens)
+    designed = [t for t in state.turns if t.role == "designer" and t.hypothesis == "H1"]
+    assert designed and {m.text for m in h1.tests} == {t["text"] for t in WEEKDAY_TESTS}
+    for m in h1.tests:
+        assert m.max_act == pytest.approx(planted.measure(m.text, state.feature).max_act, abs=1e-4)
+    assert h1.status == "accepted"  # by the analyzer, on tests that agree with their expectations
+
+
+def test_the_computed_hypothesis_carries_a_run_whose_explainer_fails(planted, weekday):
+    state, _ = run(
+        planted, weekday, with_role(computed_aware, "explainer", "{"), Bounds(hypotheses=2), computed_hypothesis=True
+    )
+    assert [h.angle for h in state.hypotheses] == [COMPUTED_ANGLE]
+    assert state.stop_reason is None and state.explanation is not None
+    assert not state.turns[1].ok  # the failed explainer call is on record
