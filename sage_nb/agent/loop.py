@@ -367,24 +367,32 @@ class SageLoop:
         conversations = [prompts.designer_messages(s, h, b.tests_per_turn, causal) for h in hyps]
         results = self._call_many("designer", conversations)
         plans: list[tuple[Hypothesis, list[str], list[str]]] = []
+        copied: list[int] = []
         for h, result in zip(hyps, results, strict=True):
-            texts, expects = [], []
+            texts, expects, copies = [], [], 0
             if result.ok:
                 seen = {t.text for t in h.tests}
                 for test in result.parsed.tests:
                     text = unvisible(test.text).strip()
-                    if text and text not in seen and len(texts) < b.tests_per_turn:
+                    if text and prompts.copies_designer_example(text):
+                        copies += 1  # it would test the prompt's example, not this hypothesis
+                    elif text and text not in seen and len(texts) < b.tests_per_turn:
                         seen.add(text)
                         texts.append(text)
                         expects.append(test.expect)
             plans.append((h, texts, expects))
+            copied.append(copies)
         measured_plans = self._measure_plans(plans, "designer")
-        for (h, _, _), measured, result, messages in zip(plans, measured_plans, results, conversations, strict=True):
+        for (h, _, _), measured, result, messages, copies in zip(
+            plans, measured_plans, results, conversations, copied, strict=True
+        ):
             effects = self._effects(h, result) if causal and result.ok else []
             h.tests += measured
             h.effects += effects
             h.rounds += 1
             decision = f"{len(measured)} texts measured" if result.ok else "no valid tests: the round is used up"
+            if copies:
+                decision += f", {copies} copied from the prompt's example dropped"
             if effects:
                 decision += f", {len(effects)} steer tests run"
             turn = self._turn("designer", messages, result, h.id, measured, decision)

@@ -8,6 +8,8 @@ always finishes inside its token budget, and nothing in a reply needs a double q
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
@@ -113,6 +115,38 @@ _EXAMPLE_TEXTS = frozenset(
 
 def _copies_example(text: str) -> bool:
     return _norm(text) in _EXAMPLE_TEXTS
+
+
+#: Two words are one word inflected when they share a prefix of at least this many characters (slept/sleeps).
+INFLECTION_PREFIX = 3
+
+
+#: Articles are read as one word when comparing texts ("A dog barked" repeats "The dog barked").
+ARTICLES = frozenset({"a", "an", "the"})
+
+
+def _words(text: str) -> list[str]:
+    words = [w for w in re.findall(r"\w+|[^\w\s]", text.casefold()) if w not in ".!?"]
+    return ["the" if w in ARTICLES else w for w in words]
+
+
+def repeats(text: str, examples: Sequence[str]) -> bool:
+    """Whether ``text`` repeats one of ``examples``: word for word, up to case, articles, the closing punctuation
+    and one inflected word ("A cat sleeps!" repeats "The cat slept."). A text that adds or swaps anything else is
+    new."""
+    words = _words(text)
+    for example in map(_words, examples):
+        if len(words) != len(example):
+            continue
+        differ = [(a, b) for a, b in zip(words, example, strict=True) if a != b]
+        if not differ or (len(differ) == 1 and len(os.path.commonprefix(differ[0])) >= INFLECTION_PREFIX):
+            return True
+    return False
+
+
+def copies_designer_example(text: str) -> bool:
+    """Whether a designer's test text repeats its prompt's worked example (it tests the example, not the claim)."""
+    return repeats(text, [t for t, _ in DESIGNER_EXAMPLE[1]])
 
 
 class SynthesisReply(BaseModel):

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 # == baseline explainer, generation (GEN) and input metric ==========================================================
 # (section: baseline / gen / input)
-import os
-import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Annotated
 
 from pydantic import BaseModel, Field, create_model
 
-from sage_nb.agent.prompts import DATA_RULE
+from sage_nb.agent.prompts import DATA_RULE, repeats
 from sage_nb.data.records import Exemplar, FeatureData
 from sage_nb.evidence import Evidence, feature_scale, visible
 
@@ -92,8 +90,6 @@ EXAMPLE_EXPLANATION = "animal nouns such as cat and dog"
 EXAMPLE_POSITIVES = ("The cat slept on the warm kitchen floor.", "A dog and two horses ran across the field.")
 EXAMPLE_INPUT_POSITIVES = ("The cat slept on the warm floor.",)
 EXAMPLE_NEGATIVES = ("We paid the bill and went home early.",)
-#: Two words are one word inflected when they share a prefix of at least this many characters (slept/sleeps).
-INFLECTION_PREFIX = 3
 
 
 def _quoted(texts: Sequence[str]) -> str:
@@ -118,13 +114,7 @@ INPUT_SYSTEM = (
 )
 
 
-def _words(text: str) -> list[str]:
-    return [w for w in re.findall(r"\w+|[^\w\s]", text.casefold()) if w not in ".!?"]
-
-
-_EXAMPLE_WORDS = tuple(
-    _words(t) for t in (EXAMPLE_EXPLANATION, *EXAMPLE_POSITIVES, *EXAMPLE_INPUT_POSITIVES, *EXAMPLE_NEGATIVES)
-)
+_EXAMPLE_TEXTS = (EXAMPLE_EXPLANATION, *EXAMPLE_POSITIVES, *EXAMPLE_INPUT_POSITIVES, *EXAMPLE_NEGATIVES)
 
 
 def copies_example(text: str) -> bool:
@@ -133,14 +123,7 @@ def copies_example(text: str) -> bool:
 
     Such a text tests the example, not the explanation under test, so the scorers drop it before measuring; a text
     that adds anything (a digit, a bracket, a word) to the example is kept."""
-    words = _words(text)
-    for example in _EXAMPLE_WORDS:
-        if len(words) != len(example):
-            continue
-        differ = [(a, b) for a, b in zip(words, example, strict=True) if a != b]
-        if not differ or (len(differ) == 1 and len(os.path.commonprefix(differ[0])) >= INFLECTION_PREFIX):
-            return True
-    return False
+    return repeats(text, _EXAMPLE_TEXTS)
 
 
 def scaled_act(value: float, scale: float) -> int:

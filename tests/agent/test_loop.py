@@ -363,3 +363,26 @@ def test_the_computed_hypothesis_carries_a_run_whose_explainer_fails(planted, we
     assert [h.angle for h in state.hypotheses] == [COMPUTED_ANGLE]
     assert state.stop_reason is None and state.explanation is not None
     assert not state.turns[1].ok  # the failed explainer call is on record
+
+
+def test_designer_texts_that_copy_the_prompt_example_are_dropped_before_measuring(planted, weekday):
+    from sage_nb.agent.prompts import DESIGNER_EXAMPLE, copies_designer_example
+
+    written = [  # what the 135M designer wrote for a digit claim, and one real test
+        {"text": "The cat slept.", "expect": "high"},
+        {"text": "The dog barked at us.", "expect": "high"},  # one word swapped ('A' -> 'The'): still a copy
+        {"text": "the car stopped!", "expect": "low"},
+        {"text": "We met on Friday at noon.", "expect": "high"},
+    ]
+    bounds = Bounds(tests_per_turn=4, rounds_per_hypothesis=1)
+    state, _ = run(planted, weekday, with_role(truthful, "designer", {"tests": written}), bounds)
+    designed = [t for t in state.turns if t.role == "designer"]
+    assert designed and all(len(t.measurements) == 1 for t in designed)
+    assert all(t.measurements[0].text == "We met on Friday at noon." for t in designed)
+    assert all("3 copied from the prompt's example dropped" in t.decision for t in designed)
+    assert all(copies_designer_example(text) for text, _ in DESIGNER_EXAMPLE[1])
+    assert not copies_designer_example("The cat slept on Monday.")  # adds what the claim names: a real test
+
+    only_copies = {"tests": written[:3]}
+    state, _ = run(planted, weekday, with_role(truthful, "designer", only_copies), Bounds(rounds_per_hypothesis=1))
+    assert all(not h.tests and h.status != "refuted" for h in state.hypotheses)  # untested, so not refuted
