@@ -7,7 +7,8 @@ Five experiments, each printed as a table:
   (does the explanation name a top peak token).
 - ``evidence``: the loop with and without the computed evidence in its prompts.
 - ``computed``: the loop as is against the loop whose H1 is the sentence computed from the evidence
-  (``AgentConfig(computed_hypothesis=True)``), tested and judged like the explainer's claims.
+  (``AgentConfig(computed_hypothesis=True)``), judged like the explainer's claims on designer texts
+  (``computed_designed``) or on measured minimal pairs from the mined contexts (``computed``, the default).
 - ``hypotheses``: the number of parallel hypotheses (1, 2, 4, 8 by default) on the same features.
 - ``layers``: SAEs at several layers (``--saes`` lists SAELens folders, e.g. made by
   ``sage-nb train-sae --hook_name blocks.2.hook_resid_post --out l2``); SAGE and the baseline on a few seeded
@@ -60,7 +61,8 @@ def real_runs(target, index, features, llm, config: AgentConfig, out: Path) -> p
 def arm_row(name: str, planted: pd.DataFrame | None, real: pd.DataFrame | None) -> dict:
     row: dict = {"arm": name}
     if planted is not None and len(planted):
-        row.update(planted_recovered=planted["recovered"].mean(), planted_n=len(planted))
+        row.update(planted_recovered=planted["recovered"].mean(), planted_names_peak=planted["names_peak"].mean())
+        row.update(planted_n=len(planted))
     if real is not None and len(real):
         row.update(real_names_peak=real["names_peak"].mean(), real_n=len(real))
     frames = [f for f in (planted, real) if f is not None and len(f)]
@@ -125,11 +127,13 @@ def evidence(args, base: AgentConfig, out: Path) -> str:
 
 
 def computed(args, base: AgentConfig, out: Path) -> str:
-    """The base loop against the loop that opens H1 with the computed sentence (same features, same bounds)."""
-    arms = {"llm": base, "computed": dataclasses.replace(base, computed_hypothesis=True)}
+    """The base loop against the loop that opens H1 with the computed sentence (same features, same bounds), its
+    tests written by the designer (``computed_designed``) or minimal pairs from the mined contexts (``computed``)."""
+    with_h1 = dataclasses.replace(base, computed_hypothesis=True)
+    arms = {"llm": base, "computed_designed": dataclasses.replace(with_h1, pair_tests=False), "computed": with_h1}
     table = run_arms(args, arms, out, {"llm": QUALITY_DIRS})
     print(table.to_string(index=False))
-    return figures(table, ("planted_recovered", "real_names_peak", "tokens_per_feature"))
+    return figures(table, ("planted_recovered", "planted_names_peak", "real_names_peak", "tokens_per_feature"))
 
 
 def hypotheses(args, base: AgentConfig, out: Path) -> str:

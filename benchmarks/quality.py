@@ -89,7 +89,8 @@ def planted_top_tokens(contexts: int) -> pd.DataFrame:
 def planted_recovery(
     llm, config: AgentConfig, out: Path, contexts: int, names: list[str] | None = None
 ) -> pd.DataFrame:
-    """SAGE on the planted features (all, or those ``names``): one row per feature, recovered or not."""
+    """SAGE on the planted features (all, or those ``names``): one row per feature, whether it names the concept
+    (recovered) and whether it names one of the top peak tokens (as for the real features)."""
     planted, index = _planted_index(contexts)
     chosen = [f for f in planted.features if names is None or f.name in names]
     features = [f.index for f in chosen if index.fire_counts[f.index] > 0]
@@ -99,8 +100,10 @@ def planted_recovery(
         feature = planted.features[state.feature]
         expl = state.explanation
         text = " ".join([expl.description, *expl.labels]) if expl else ""
+        peaks = peak_tokens(index.feature_data(planted, state.feature))
         rows.append(
-            {"feature": feature.name, "recovered": bool(expl) and feature.matches(text), "tokens": state.tokens,
+            {"feature": feature.name, "recovered": bool(expl) and feature.matches(text),
+             "names_peak": bool(expl) and names_peak(Candidate.from_run(state), peaks), "tokens": state.tokens,
              "labels": "; ".join(expl.labels) if expl else state.stop_reason}
         )  # fmt: skip
     return pd.DataFrame(rows)

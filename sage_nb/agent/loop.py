@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from sage_nb.agent import prompts
 from sage_nb.agent.causal_tests import run_effects, supports_causal
+from sage_nb.agent.minimal_pairs import minimal_pairs, pair_tests, window_text
 from sage_nb.agent.records import (
     STATUS_ORDER,
     Effect,
@@ -67,6 +68,9 @@ class AgentConfig:
     #: Open H1 with the sentence computed from the evidence (:class:`~sage_nb.evaluate.top_tokens.TopTokensExplainer`,
     #: no LLM); it is designed for, measured and judged like the explainer's claims, which fill the other slots.
     computed_hypothesis: bool = False
+    #: Test the computed H1 (while its wording is unrefined) with minimal pairs from the mined contexts
+    #: (:mod:`sage_nb.agent.minimal_pairs`) instead of designer texts: no designer call, and tests that test the claim.
+    pair_tests: bool = True
 
     def __post_init__(self) -> None:
         if self.designer not in DESIGNERS:
@@ -363,6 +367,39 @@ class SageLoop:
         if self.config.designer == "random":
             self._design_random(hyps)
             return
+        paired = {h.id: self._pairs(h) for h in hyps}
+        designed = [h for h in hyps if not paired[h.id][0]]
+        if len(designed) < len(hyps):
+            self._measure_pairs([h for h in hyps if paired[h.id][0]], paired)
+        if designed:
+            self._design_llm(designed)
+        s.pending = [h.id for h in hyps]
+        s.phase = "analyze"
+
+    def _pairs(self, h: Hypothesis) -> tuple[list[str], list[str]]:
+        """Minimal-pair texts and expectations for the computed, unrefined H1 (empty for any other hypothesis, or
+        when the mined contexts hold no new pair)."""
+        if not (self.config.computed_hypothesis and self.config.pair_tests):
+            return [], []
+        if h.angle != prompts.COMPUTED_ANGLE or h.refinements:
+            return [], []
+        labels, classes = computed_names(self.fd)
+        pairs = minimal_pairs(self.fd, labels, self.state.scale, classes, skip=[t.text for t in h.tests])
+        return pair_tests(pairs, self.bounds.tests_per_turn)
+
+    def _measure_pairs(self, hyps: list[Hypothesis], paired: dict[str, tuple[list[str], list[str]]]) -> None:
+        plans = [(h, *paired[h.id]) for h in hyps]
+        for (h, _, _), measured in zip(plans, self._measure_plans(plans, "pairs"), strict=True):
+            h.tests += measured
+            h.rounds += 1
+            decision = (
+                f"{len(measured)} texts from the mined contexts measured ({len(measured) // 2} minimal pairs: "
+                "the named tokens kept, expect high / taken out, expect low; no LLM call)"
+            )
+            self._turn("designer", None, None, h.id, measured, decision)
+
+    def _design_llm(self, hyps: list[Hypothesis]) -> None:
+        s, b = self.state, self.bounds
         causal = self.config.causal
         conversations = [prompts.designer_messages(s, h, b.tests_per_turn, causal) for h in hyps]
         results = self._call_many("designer", conversations)
@@ -397,8 +434,6 @@ class SageLoop:
                 decision += f", {len(effects)} steer tests run"
             turn = self._turn("designer", messages, result, h.id, measured, decision)
             turn.effects = effects
-        s.pending = [h.id for h in hyps]
-        s.phase = "analyze"
 
     def _effects(self, h: Hypothesis, result: LLMResult[Any]) -> list[Effect]:
         """Run the designer's steer tests for ``h`` (new prompts only, at most ``MAX_CAUSAL``)."""
@@ -522,9 +557,17 @@ def computed_candidate(feature_data: FeatureData) -> tuple[str, str, list[str]]:
     from sage_nb.evaluate.top_tokens import CLASS_PHRASES, TopTokensExplainer  # evaluate imports the agent's prompts
 
     candidate = TopTokensExplainer().explain(feature_data)
-    top = feature_data.top[0]
-    example = "".join(top.tokens[max(0, top.peak - 12) : top.peak + 3]).strip()
+    example = window_text(feature_data.top[0])
     return candidate.description, example, [t for t in candidate.labels if t not in CLASS_PHRASES.values()]
+
+
+def computed_names(feature_data: FeatureData) -> tuple[list[str], list[str]]:
+    """The token labels and the token classes (keys of ``CLASS_PHRASES``) the computed sentence names."""
+    from sage_nb.evaluate.top_tokens import CLASS_PHRASES, TopTokensExplainer
+
+    labels = TopTokensExplainer().explain(feature_data).labels
+    classes = [c for c, phrase in CLASS_PHRASES.items() if phrase in labels]
+    return [t for t in labels if t not in CLASS_PHRASES.values()], classes
 
 
 def clean_text(text: str) -> str:

@@ -113,8 +113,19 @@ _EXAMPLE_TEXTS = frozenset(
 )
 
 
+#: A synthesis that shares a run of this many words with an example text copies it, even inside a longer sentence.
+COPIED_RUN = 6
+
+
+def _runs(words: Sequence[str], n: int = COPIED_RUN) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
 def _copies_example(text: str) -> bool:
-    return _norm(text) in _EXAMPLE_TEXTS
+    if _norm(text) in _EXAMPLE_TEXTS:
+        return True
+    runs = _runs(_words(text))
+    return any(runs & _runs(_words(example)) for example in _EXAMPLE_TEXTS)
 
 
 #: Two words are one word inflected when they share a prefix of at least this many characters (slept/sleeps).

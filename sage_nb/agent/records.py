@@ -33,7 +33,8 @@ class Measurement:
     verdict: str | None
     peak_token: str | None
     snippet: str
-    source: str = "designer"  # exemplar, explainer, designer, random (designer ablation) or reviewer
+    #: exemplar, explainer, designer, random (designer ablation), pairs (minimal pairs) or reviewer
+    source: str = "designer"
     round: int = 0
 
     @property

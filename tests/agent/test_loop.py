@@ -13,6 +13,8 @@ from sage_nb.agent.results import RESULT_FILES, run_dir
 from sage_nb.data.records import FeatureData
 from sage_nb.evaluate.top_tokens import TopTokensExplainer
 
+CORPUS_DIGITS = ["Call 555 0199 after 6 pm.", "Room 12 is on floor 3.", "The year 2024 had 366 days."]
+
 
 def run(planted, weekday, policy, bounds=None, **config):
     _, fd = weekday
@@ -324,6 +326,11 @@ def test_a_synthesis_repeating_a_designer_example_text_is_invalid_and_repeated_l
     assert f"'{example_text}'" in SYSTEM["designer"]  # the guarded text is the one the designer is shown
     with pytest.raises(ValidationError, match="copies the example"):
         SynthesisReply(description=f"  {example_text.upper()} ", labels=["weekday names"])
+    inside = "The feature continues to fire on animal nouns such as cat and dog, most strongly after The."
+    with pytest.raises(ValidationError, match="copies the example"):  # what the 135M synthesis wrote
+        SynthesisReply(description=inside, labels=["weekday names"])
+    own = SynthesisReply(description="Fires on weekday names such as Monday, most strongly after on.", labels=["days"])
+    assert own.labels == ["days"]  # shares a few words with the example, not a run of six
     reply = SynthesisReply(description="Fires on weekday names.", labels=["items", " Items", "weekday names"])
     assert reply.labels == ["items", "weekday names"]
 
@@ -337,7 +344,7 @@ def computed_aware(role, messages, request):
 
 def test_a_computed_hypothesis_opens_h1_and_is_tested_like_the_others(planted, weekday):
     _, fd = weekday
-    state, llm = run(planted, weekday, computed_aware, Bounds(hypotheses=2), computed_hypothesis=True)
+    state, llm = run(planted, weekday, computed_aware, Bounds(hypotheses=2), computed_hypothesis=True, pair_tests=False)
     h1, h2 = state.hypotheses
     assert h1.angle == COMPUTED_ANGLE and h1.claim == TopTokensExplainer().explain(fd).description
     assert h1.tokens and all(f"'{t}'" in h1.claim for t in h1.tokens)
@@ -354,6 +361,42 @@ def test_a_computed_hypothesis_opens_h1_and_is_tested_like_the_others(planted, w
     for m in h1.tests:
         assert m.max_act == pytest.approx(planted.measure(m.text, state.feature).max_act, abs=1e-4)
     assert h1.status == "accepted"  # by the analyzer, on tests that agree with their expectations
+
+
+def test_the_computed_hypothesis_is_tested_with_measured_minimal_pairs_without_designer_calls(planted, weekday):
+    """H1 names the peak tokens; its tests are corpus windows with them (high) and without them (low)."""
+    bounds = Bounds(hypotheses=2, tests_per_turn=4, rounds_per_hypothesis=2)
+    state, llm = run(planted, weekday, computed_aware, bounds, computed_hypothesis=True)
+    h1, h2 = state.hypotheses
+    paired = [t for t in state.turns if t.role == "designer" and t.hypothesis == "H1"]
+    assert paired and all(t.prompt == "" and t.reply is None for t in paired)  # no LLM call for H1
+    assert llm.calls.count("designer") == len([t for t in state.turns if t.role == "designer" and t.hypothesis == "H2"])
+    assert "minimal pairs" in paired[0].decision
+    assert h1.tests and all(m.source == "pairs" for m in h1.tests)
+    assert len({m.text for m in h1.tests}) == len(h1.tests)  # a second round measures new windows
+    for kept, removed in zip(h1.tests[::2], h1.tests[1::2], strict=True):
+        assert (kept.expect, removed.expect) == ("high", "low")
+        assert any(day in kept.text for day in h1.tokens) and not any(day in removed.text for day in h1.tokens)
+        assert kept.max_act == pytest.approx(planted.measure(kept.text, state.feature).max_act, abs=1e-4)
+        assert kept.level == "high" and removed.level == "low"  # the weekday rule: the day carries the feature
+    assert h1.status == "accepted"
+
+
+def test_minimal_pairs_take_out_the_named_class_and_fail_a_claim_that_is_too_narrow(planted):
+    from sage_nb.agent.minimal_pairs import minimal_pairs
+    from sage_nb.evidence import feature_scale
+
+    _, fd = planted_feature_data(planted, "digit", ["In 1999 we paid 45 dollars for 3 books.", *CORPUS_DIGITS])
+    scale = feature_scale(fd)
+    peak = fd.top[0].tokens[fd.top[0].peak].strip()
+    narrow = minimal_pairs(fd, [peak], scale)  # one digit named: the other digits stay in the removed text
+    assert narrow and all(peak not in p.removed.split() for p in narrow)
+    assert any(planted.measure(p.removed, fd.index).max_act >= 0.3 * scale for p in narrow)
+    whole = minimal_pairs(fd, [peak], scale, classes=["digit"])  # '... usually a digit': every digit goes
+    assert whole and not any(c.isdigit() for p in whole for c in p.removed)
+    assert all(planted.measure(p.removed, fd.index).max_act < 0.1 * scale for p in whole)
+    assert minimal_pairs(fd, [peak], scale, ["digit"], skip=[p.kept for p in whole]) == []
+    assert minimal_pairs(fd, ["Monday"], scale) == []  # no window peaks on a token the claim names
 
 
 def test_the_computed_hypothesis_carries_a_run_whose_explainer_fails(planted, weekday):
