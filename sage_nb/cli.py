@@ -70,6 +70,7 @@ def agent_config(args: argparse.Namespace) -> Any:
         top_k=args.top_k,
         use_evidence=not args.no_evidence,
         computed_hypothesis=args.computed_hypothesis,
+        pair_tests=not args.no_pair_tests,
     )
 
 
@@ -369,6 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--computed_hypothesis",
         action="store_true",
         help="open H1 with the sentence computed from the evidence (tested like the LLM's hypotheses)",
+    )
+    p.add_argument(
+        "--no_pair_tests",
+        action="store_true",
+        help="let the LLM designer test the computed H1 (default: minimal pairs from the mined contexts)",
     )
     p.add_argument("--record", default=None, metavar="PATH", help="record every LLM call to PATH (for replay:PATH)")
     p.add_argument(

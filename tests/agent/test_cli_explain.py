@@ -235,11 +235,12 @@ def test_options_become_the_agent_config():
             "5",
             "--no_evidence",
             "--computed_hypothesis",
+            "--no_pair_tests",
         ]
     )
     config = agent_config(args)
     assert config.bounds == Bounds(hypotheses=2, rounds_per_hypothesis=3, review_rounds=0, llm_calls=25, tokens=9000)
-    assert config.top_k == 5 and not config.use_evidence and config.computed_hypothesis
+    assert config.top_k == 5 and not config.use_evidence and config.computed_hypothesis and not config.pair_tests
     defaults = agent_config(build_parser().parse_args(["explain", "--features", "1"]))
     assert defaults == AgentConfig()
     assert (args.agent_llm, args.contexts, args.output_dir) == ("local", 2000, "results")
