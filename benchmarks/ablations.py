@@ -91,9 +91,11 @@ def run_arms(
         if args.only and name not in args.only.split(","):
             continue
         planted_dir, real_dir = (dirs or {}).get(name, (f"{name}/planted", f"{name}/real"))
-        planted = planted_recovery(llm, config, out / planted_dir, 4000, names)
+        planted = planted_recovery(llm, config, out / planted_dir, 4000, names) if names != ["none"] else None
         real = real_runs(target, index, features, llm, config, out / real_dir) if features else None
-        print(f"-- {name}\n{planted.to_string(index=False)}", flush=True)
+        print(f"-- {name}", flush=True)
+        if planted is not None:
+            print(planted.to_string(index=False), flush=True)
         if real is not None:
             print(real.to_string(index=False), flush=True)
         rows.append(arm_row(name, planted, real))
@@ -183,7 +185,7 @@ def layers(args, base: AgentConfig, out: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiment", choices=["designer", "evidence", "computed", "hypotheses", "layers"])
-    parser.add_argument("--planted", default=None, help="comma-separated planted feature names (default: all)")
+    parser.add_argument("--planted", default=None, help="comma-separated planted feature names (default: all; none)")
     parser.add_argument("--features", type=int, default=5, help="real features of the shipped SAE (0: none)")
     parser.add_argument("--counts", default="1,2,4,8", help="hypothesis counts (hypotheses experiment)")
     parser.add_argument("--saes", default=None, help="comma-separated SAELens folders (layers experiment)")

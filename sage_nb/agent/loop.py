@@ -28,7 +28,15 @@ from sage_nb.agent.records import (
     RunState,
     Turn,
 )
-from sage_nb.agent.states import Bounds, after_analysis, close_all_open, needs_design, over_budget, settle
+from sage_nb.agent.states import (
+    Bounds,
+    after_analysis,
+    close_all_open,
+    needs_design,
+    over_budget,
+    rests_on_accepted,
+    settle,
+)
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import Evidence, TestEvidence, feature_scale, unvisible
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
@@ -536,14 +544,18 @@ class SageLoop:
         (result,) = self._call_many("synthesis", [messages])
         evidence = final_evidence(s.hypotheses)
         accepted = [h.claim for h in s.hypotheses if h.status == "accepted"]
+        written = None
         if result.ok:
             reply = result.parsed
             labels = [clean_text(label) for label in reply.labels if clean_text(label)]
-            s.explanation = Explanation(clean_text(reply.description), labels, evidence)
+            written = Explanation(clean_text(reply.description), labels, evidence)
+        if written is not None and rests_on_accepted(" ".join([written.description, *labels]), s.hypotheses):
+            s.explanation = written
             decision = "explanation written"
         elif accepted:
             s.explanation = Explanation("; ".join(accepted), accepted[:3], evidence, source="hypotheses")
-            decision = "synthesis failed: the explanation lists the accepted hypotheses"
+            why = "names nothing the accepted hypotheses name" if written is not None else "failed"
+            decision = f"synthesis {why}: the explanation lists the accepted hypotheses"
         else:
             s.stop_reason = f"synthesis failed ({result.error_kind}) and no hypothesis was accepted"
             decision = s.stop_reason

@@ -12,6 +12,8 @@ synthesize -> done``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from sage_nb.agent.records import Hypothesis, RunState
@@ -65,6 +67,31 @@ def evidence_verdict(h: Hypothesis) -> str | None:
     if agreement <= REFUTE_AGREEMENT:
         return "refute"
     return None
+
+
+#: Words of a claim too common in claims to show that a description rests on that claim.
+GENERIC_WORDS = frozenset(
+    "fires feature features token tokens activation activations activated strongly usually their there which "
+    "about other these those after before where words stays peak share".split()
+)
+
+
+def rests_on_accepted(text: str, hypotheses: Sequence[Hypothesis]) -> bool:
+    """Whether ``text`` (a final description and its labels) names what an accepted hypothesis names: one of its
+    tokens, or a word of five letters or more of its claim that is not :data:`GENERIC_WORDS`. True when no
+    hypothesis was accepted (there is nothing to rest on)."""
+    accepted = [h for h in hypotheses if h.status == "accepted"]
+    if not accepted:
+        return True
+    said = text.casefold()
+    words = set(re.findall(r"\w+", said))
+    for h in accepted:
+        if any(t.strip().casefold() and t.strip().casefold() in said for t in h.tokens):
+            return True
+        claim_words = {w for w in re.findall(r"\w+", h.claim.casefold()) if len(w) >= 5 and not w.isdigit()}
+        if (claim_words - GENERIC_WORDS) & words:
+            return True
+    return False
 
 
 def is_new_claim(text: str, old: str) -> bool:

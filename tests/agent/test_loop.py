@@ -173,6 +173,17 @@ def test_failed_synthesis_falls_back_to_accepted_claims_and_says_so(planted, wee
     assert state.turns[-1].decision.startswith("synthesis failed")
 
 
+def test_a_synthesis_that_ignores_the_accepted_hypotheses_is_replaced_by_them(planted, weekday):
+    """What the 135M synthesis wrote for a feature whose measured, accepted claim was 'a line break'."""
+    garbage = {"description": "The cat ran away. (100%) (tokens: The cat ran away.)", "labels": ["top-action"]}
+    state, _ = run(planted, weekday, with_role(truthful, "synthesis", garbage))
+    assert state.hypothesis("H1").status == "accepted"
+    assert state.explanation.source == "hypotheses"
+    assert state.explanation.description == "fires on weekday names"
+    assert state.turns[-1].decision.startswith("synthesis names nothing the accepted hypotheses name")
+    assert state.turns[-1].reply["labels"] == ["top-action"]  # what the LLM wrote stays on record
+
+
 def test_several_explainer_samples_are_ranked_by_their_measured_examples(planted, weekday):
     def sampled(role, messages, request):
         weekday_first = "(attempt 2)" in messages[-1]["content"]

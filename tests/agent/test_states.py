@@ -13,6 +13,7 @@ from sage_nb.agent.states import (
     evidence_verdict,
     needs_design,
     over_budget,
+    rests_on_accepted,
     settle,
 )
 
@@ -108,3 +109,14 @@ def test_state_round_trips_through_json():
     s.usage["designer"] = {"calls": 1, "prompt_tokens": 5, "completion_tokens": 2, "failed": 0}
     back = RunState.from_dict(json.loads(json.dumps(s.to_dict())))
     assert back == s
+
+
+def test_a_description_rests_on_an_accepted_hypothesis_when_it_names_its_tokens_or_specific_words():
+    claim = "Fires on 'Monday' (33% of the peak activation); the peak token is usually a capitalised word"
+    h1 = Hypothesis("H1", claim, tokens=["Monday"], status="accepted")
+    h2 = Hypothesis("H2", "fires on digits in dates", tokens=["2024"], status="refuted")
+    assert rests_on_accepted("Fires on MONDAY and other days.", [h1, h2])  # a token, any case
+    assert rests_on_accepted("capitalised weekday names", [h1, h2])  # a specific word of the claim
+    assert not rests_on_accepted("The feature fires on tokens after the peak activation.", [h1, h2])  # generic words
+    assert not rests_on_accepted("digits in dates such as 2024", [h1, h2])  # only the refuted claim's words
+    assert rests_on_accepted("anything at all", [h2])  # nothing accepted: nothing to rest on
