@@ -109,7 +109,8 @@ def settle(h: Hypothesis, proposed: str | None, reason: str, refined: str, bound
     """Apply an analyzer's proposed verdict (None when its call failed) to ``h``; return what was decided.
 
     The measurements gate the proposal: 'accept' needs :func:`evidence_verdict` to say accept, 'refute' needs
-    enough tests that do not support the claim, 'refine' needs a new wording and a refinement left. Otherwise the
+    enough tests that do not support the claim, 'refine' needs a new wording, a refinement left, and measurements
+    that do not already support the claim (rewording a supported claim would throw its support away). Otherwise the
     hypothesis keeps testing while it has rounds left, and is then closed by its measurements alone.
     """
     measured = evidence_verdict(h)
@@ -120,7 +121,7 @@ def settle(h: Hypothesis, proposed: str | None, reason: str, refined: str, bound
         h.status, h.reason = "refuted", reason or "tests did not match their expectations"
         return "refuted"
     new_claim = " ".join(refined.split())
-    can_refine = h.refinements < bounds.refinements_per_hypothesis
+    can_refine = h.refinements < bounds.refinements_per_hypothesis and measured != "accept"
     if proposed == "refine" and is_new_claim(new_claim, h.claim) and can_refine:
         h.history.append(h.claim)
         h.claim, h.reason = new_claim, reason

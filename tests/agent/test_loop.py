@@ -93,8 +93,9 @@ def test_an_llm_that_always_refines_cannot_loop_forever(planted, weekday):
     bounds = Bounds(rounds_per_hypothesis=2, refinements_per_hypothesis=2, review_rounds=3, llm_calls=1000)
     state, llm = run(planted, weekday, with_role(truthful, "analyzer", refine), bounds)
     assert state.done and state.explanation is not None
-    for h in state.hypotheses:
-        assert h.refinements == 2 and len(h.history) == 2
+    assert any(h.refinements == 2 for h in state.hypotheses)  # the bound is reached ...
+    for h in state.hypotheses:  # ... and never passed (a claim its tests support is not reworded)
+        assert h.refinements <= 2 and len(h.history) == h.refinements
         assert h.rounds <= (bounds.refinements_per_hypothesis + 1) * bounds.rounds_per_hypothesis
         assert h.status != "open"
     assert len(llm.calls) < 60

@@ -64,6 +64,16 @@ def test_refine_resets_the_wording_and_is_bounded():
     assert h.claim == "fires on X after Y"
 
 
+def test_a_claim_its_measurements_support_is_not_reworded():
+    """What the 135M analyzer did to a computed claim whose four minimal-pair tests all came out as expected."""
+    supported = hyp(m("high", "high"), m("low", "low"), m("high", "high"), m("low", "low"))
+    decision = settle(supported, "refine", "", "32% of the peak activation is a digit", Bounds(rounds_per_hypothesis=1))
+    assert decision.startswith("accepted (test rounds used up")
+    assert (supported.claim, supported.refinements, supported.history) == ("claim", 0, [])
+    again = hyp(m("high", "high"), m("low", "low"))
+    assert settle(again, "refine", "", "fires on X after Y", Bounds()).startswith("keep testing (refine not supported")
+
+
 def test_same_wording_or_empty_refinement_is_not_a_refinement():
     b = Bounds()
     h = hyp(m("high", "high"))
