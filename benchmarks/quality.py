@@ -62,9 +62,8 @@ def peak_tokens(fd, n: int = 3) -> list[str]:
 
 
 def names_peak(candidate: Candidate, peak_tokens: list[str]) -> bool:
-    """Whether the description or a label names one of the feature's top peak tokens (whole, case-insensitive)."""
-    text = " ".join([candidate.description, *candidate.labels]).lower()
-    return any(tok.strip().lower() in text for tok in peak_tokens if len(tok.strip()) >= 2)
+    """Whether the description or a label names one of the feature's top peak tokens (:meth:`Candidate.names_any`)."""
+    return candidate.names_any(peak_tokens)
 
 
 def _planted_index(contexts: int):

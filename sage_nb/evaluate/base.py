@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -41,6 +42,17 @@ class Candidate:
         if representation == "labels":
             return "; ".join(self.labels) if self.labels else self.description
         return self.description or "; ".join(self.labels)
+
+    def names_any(self, tokens: Sequence[str]) -> bool:
+        """Whether the description or a label names one of ``tokens`` whole (case-insensitive): 'ed' is not named
+        by "used", '==' is named by "a==b". One-character tokens are too ambiguous to count."""
+        said = " ".join([self.description, *self.labels]).casefold()
+        for token in {t.strip().casefold() for t in tokens if len(t.strip()) >= 2}:
+            before = r"(?<!\w)" if re.match(r"\w", token[0]) else ""
+            after = r"(?!\w)" if re.match(r"\w", token[-1]) else ""
+            if re.search(before + re.escape(token) + after, said):
+                return True
+        return False
 
     @classmethod
     def from_run(cls, state: Any, explainer: str = "sage") -> Candidate:

@@ -137,3 +137,10 @@ def test_unknown_scorer_and_feature_are_clear_errors(indexes):
     with pytest.raises(IndexError):
         evaluate(planted, [Candidate(99, "x", "y")], ScriptedLLM(writes_digits), index=index, held_out=held,
                  scorers=[], progress=False)  # fmt: skip
+
+
+def test_a_candidate_names_a_token_only_as_a_whole_word():
+    c = Candidate(1, "sage", "Fires on capitalised words such as ALL, used in code where a==b.", ["Monday names"])
+    assert c.names_any(["ALL"]) and c.names_any([" monday"]) and c.names_any(["=="])
+    assert not c.names_any(["ED", "AL", "ODE"])  # inside "used", "capitalised", "code": not named
+    assert not c.names_any(["a", "5"])  # one character: too ambiguous to count
