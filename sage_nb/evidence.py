@@ -14,6 +14,7 @@ so a model can quote them inside JSON strings without escaping. Pure computation
 from __future__ import annotations
 
 import keyword
+import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -94,6 +95,18 @@ def show_token(token: str, max_chars: int = TEXT_TOKEN_CHARS) -> str:
 # -- token classes ----------------------------------------------------------------------------------------------------
 def _is_word_char(c: str) -> bool:
     return c.isalnum() or c == "_"
+
+
+def names_token(text: str, tokens: Iterable[str]) -> bool:
+    """Whether ``text`` names one of ``tokens`` whole, case-insensitive: 'ed' is not named by "used", '==' is
+    named by "a==b". Tokens of one character are too ambiguous to count."""
+    said = text.casefold()
+    for token in {t.strip().casefold() for t in tokens if len(t.strip()) >= 2}:
+        before = r"(?<!\w)" if _is_word_char(token[0]) else ""
+        after = r"(?!\w)" if _is_word_char(token[-1]) else ""
+        if re.search(before + re.escape(token) + after, said):
+            return True
+    return False
 
 
 def _strip_space(token: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from sage_nb.agent.records import Hypothesis, RunState
+from sage_nb.evidence import names_token
 
 PHASES = ("exemplars", "explain", "design", "analyze", "review", "synthesize", "done")
 VERDICTS = ("accept", "refute", "refine", "keep_testing")
@@ -78,15 +79,14 @@ GENERIC_WORDS = frozenset(
 
 def rests_on_accepted(text: str, hypotheses: Sequence[Hypothesis]) -> bool:
     """Whether ``text`` (a final description and its labels) names what an accepted hypothesis names: one of its
-    tokens, or a word of five letters or more of its claim that is not :data:`GENERIC_WORDS`. True when no
-    hypothesis was accepted (there is nothing to rest on)."""
+    tokens whole (:func:`~sage_nb.evidence.names_token`), or a word of five letters or more of its claim that is
+    not :data:`GENERIC_WORDS`. True when no hypothesis was accepted (there is nothing to rest on)."""
     accepted = [h for h in hypotheses if h.status == "accepted"]
     if not accepted:
         return True
-    said = text.casefold()
-    words = set(re.findall(r"\w+", said))
+    words = set(re.findall(r"\w+", text.casefold()))
     for h in accepted:
-        if any(t.strip().casefold() and t.strip().casefold() in said for t in h.tokens):
+        if names_token(text, h.tokens):
             return True
         claim_words = {w for w in re.findall(r"\w+", h.claim.casefold()) if len(w) >= 5 and not w.isdigit()}
         if (claim_words - GENERIC_WORDS) & words:

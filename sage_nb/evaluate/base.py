@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sage_nb.data.records import FeatureData, TokenActivations
-from sage_nb.evidence import feature_scale
+from sage_nb.evidence import feature_scale, names_token
 
 #: What of an explanation is scored: the description sentence, or the labels joined.
 REPRESENTATIONS = ("description", "labels")
@@ -44,15 +43,8 @@ class Candidate:
         return self.description or "; ".join(self.labels)
 
     def names_any(self, tokens: Sequence[str]) -> bool:
-        """Whether the description or a label names one of ``tokens`` whole (case-insensitive): 'ed' is not named
-        by "used", '==' is named by "a==b". One-character tokens are too ambiguous to count."""
-        said = " ".join([self.description, *self.labels]).casefold()
-        for token in {t.strip().casefold() for t in tokens if len(t.strip()) >= 2}:
-            before = r"(?<!\w)" if re.match(r"\w", token[0]) else ""
-            after = r"(?!\w)" if re.match(r"\w", token[-1]) else ""
-            if re.search(before + re.escape(token) + after, said):
-                return True
-        return False
+        """Whether the description or a label names one of ``tokens`` whole (:func:`~sage_nb.evidence.names_token`)."""
+        return names_token(" ".join([self.description, *self.labels]), tokens)
 
     @classmethod
     def from_run(cls, state: Any, explainer: str = "sage") -> Candidate:

@@ -130,3 +130,6 @@ def test_a_description_rests_on_an_accepted_hypothesis_when_it_names_its_tokens_
     assert not rests_on_accepted("The feature fires on tokens after the peak activation.", [h1, h2])  # generic words
     assert not rests_on_accepted("digits in dates such as 2024", [h1, h2])  # only the refuted claim's words
     assert rests_on_accepted("anything at all", [h2])  # nothing accepted: nothing to rest on
+    caps = Hypothesis("H1", "Fires on 'AL' (20%), 'ED' (11%)", tokens=["AL", "ED"], status="accepted")
+    assert not rests_on_accepted("The cast of characters is a xenolingua; AL100", [caps])  # 'al' inside words
+    assert rests_on_accepted("Fires on AL in BOX DRAWINGS", [caps])
