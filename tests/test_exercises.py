@@ -29,7 +29,9 @@ def test_check_decision_compares_outcomes_and_leaves_the_hypothesis_alone(capsys
     assert check_decision(h, "refute", "refuted")
     ok = Hypothesis("H2", "c", tests=[m("high", "high"), m("low", "low")], rounds=1)
     assert check_decision(ok, "accept", "accepted")
-    assert check_decision(ok, "refine", "refined", reason="narrower", refined="fires on X after Y")
+    assert check_decision(ok, "refine", "keep testing", reason="narrower", refined="fires on X after Y")  # supported
+    mixed = Hypothesis("H3", "c", tests=[m("high", "high"), m("high", "low"), m("low", "low")], rounds=1)
+    assert check_decision(mixed, "refine", "refined", reason="narrower", refined="fires on X after Y")
 
 
 def test_check_equal_prints_the_expected_value_on_a_miss(capsys):
