@@ -154,6 +154,7 @@ class SageLoop:
         self.state = state or RunState(feature=feature_data.index, started=time.time())
         self._save = save
         self._on_step = on_step
+        self._computed_names: tuple[list[str], list[str]] | None = None
 
     # -- driving --------------------------------------------------------------------------------------------------
     def run(self, max_steps: int | None = None, progress: bool = False) -> RunState:
@@ -391,7 +392,9 @@ class SageLoop:
             return [], []
         if h.angle != prompts.COMPUTED_ANGLE or h.refinements:
             return [], []
-        labels, classes = computed_names(self.fd)
+        if self._computed_names is None:  # the same for every round: compute it once
+            self._computed_names = computed_names(self.fd)
+        labels, classes = self._computed_names
         pairs = minimal_pairs(self.fd, labels, self.state.scale, classes, skip=[t.text for t in h.tests])
         return pair_tests(pairs, self.bounds.tests_per_turn)
 
