@@ -5,7 +5,9 @@ Five experiments, each printed as a table:
 - ``designer``: the loop with designed tests against the same loop measuring random corpus sentences
   (``AgentConfig(designer="random")``), on the planted features (recovered or not) and on a few real features
   (does the explanation name a top peak token).
-- ``evidence``: the loop with and without the computed evidence in its prompts.
+- ``evidence``: the loop with and without the computed evidence in its prompts, and with the evidence and the
+  hypothesis computed from it (``evidence_computed``). ``planted_token_level_named`` is the share of token-level
+  planted features (``PlantedFeature.token_level``) whose explanation names the concept or a top-3 peak token.
 - ``computed``: the loop as is against the loop whose H1 is the sentence computed from the evidence
   (``AgentConfig(computed_hypothesis=True)``), judged like the explainer's claims on designer texts
   (``computed_designed``) or on measured minimal pairs from the mined contexts (``computed``, the default).
@@ -62,6 +64,8 @@ def arm_row(name: str, planted: pd.DataFrame | None, real: pd.DataFrame | None) 
     row: dict = {"arm": name}
     if planted is not None and len(planted):
         row.update(planted_recovered=planted["recovered"].mean(), planted_names_peak=planted["names_peak"].mean())
+        named = planted["recovered"] | planted["names_peak"]  # the concept or a top-3 peak token
+        row.update(planted_named=named.mean(), planted_token_level_named=named[planted["token_level"]].mean())
         row.update(planted_n=len(planted))
     if real is not None and len(real):
         row.update(real_names_peak=real["names_peak"].mean(), real_n=len(real))
@@ -71,6 +75,8 @@ def arm_row(name: str, planted: pd.DataFrame | None, real: pd.DataFrame | None) 
 
 
 def real_setup(args):
+    if not args.features:  # planted features only: no real target or index to load
+        return None, None, []
     target = load_target()
     train = default_corpus().split(held_out=False)
     index = load_or_mine(target, corpus_contexts(train, target.tokenizer, max_contexts=args.contexts), train.name)
@@ -121,11 +127,16 @@ def designer(args, base: AgentConfig, out: Path) -> str:
 def evidence(args, base: AgentConfig, out: Path) -> str:
     """With and without the computed evidence in the prompts. The folders match ``quality.py --evidence-ablation``
     (same ``--out``, ``--features 20``): its finished runs are reused and only the missing ones run."""
-    arms = {"evidence": base, "no_evidence": dataclasses.replace(base, use_evidence=False)}
+    arms = {
+        "evidence": base,
+        "no_evidence": dataclasses.replace(base, use_evidence=False),
+        "evidence_computed": dataclasses.replace(base, computed_hypothesis=True),
+    }
     dirs = {"evidence": QUALITY_DIRS, "no_evidence": ("planted_no_evidence", "sage_no_evidence")}
     table = run_arms(args, arms, out, dirs)
     print(table.to_string(index=False))
-    return figures(table, ("planted_recovered", "real_names_peak", "tokens_per_feature"))
+    columns = ("planted_recovered", "planted_token_level_named", "real_names_peak", "tokens_per_feature")
+    return figures(table, columns)
 
 
 def computed(args, base: AgentConfig, out: Path) -> str:
@@ -135,7 +146,8 @@ def computed(args, base: AgentConfig, out: Path) -> str:
     arms = {"llm": base, "computed_designed": dataclasses.replace(with_h1, pair_tests=False), "computed": with_h1}
     table = run_arms(args, arms, out, {"llm": QUALITY_DIRS})
     print(table.to_string(index=False))
-    return figures(table, ("planted_recovered", "planted_names_peak", "real_names_peak", "tokens_per_feature"))
+    columns = ("planted_recovered", "planted_names_peak", "planted_token_level_named", "real_names_peak")
+    return figures(table, (*columns, "tokens_per_feature"))
 
 
 def hypotheses(args, base: AgentConfig, out: Path) -> str:

@@ -101,7 +101,8 @@ def planted_recovery(
         text = " ".join([expl.description, *expl.labels]) if expl else ""
         peaks = peak_tokens(index.feature_data(planted, state.feature))
         rows.append(
-            {"feature": feature.name, "recovered": bool(expl) and feature.matches(text),
+            {"feature": feature.name, "token_level": feature.token_level,
+             "recovered": bool(expl) and feature.matches(text),
              "names_peak": bool(expl) and names_peak(Candidate.from_run(state), peaks), "tokens": state.tokens,
              "labels": "; ".join(expl.labels) if expl else state.stop_reason}
         )  # fmt: skip

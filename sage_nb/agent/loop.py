@@ -60,7 +60,7 @@ class AgentConfig:
 
     bounds: Bounds = field(default_factory=Bounds)
     top_k: int = 10  # exemplars shown to the explainer
-    use_evidence: bool = True  # include the computed Evidence summary in prompts
+    use_evidence: bool = True  # give the explainer the computed Evidence (in place of per-exemplar token lists)
     temperature: float | None = None  # None: the backend's default
     seed: int = 0
     max_tokens: int | None = None  # per reply; None: prompts.MAX_REPLY_TOKENS of the role
@@ -301,8 +301,9 @@ class SageLoop:
             self._turn("exemplars", None, None, decision=s.stop_reason)
             s.phase = "done"
             return
-        s.exemplar_text = prompts.exemplar_lines(top, s.scale)
-        s.evidence_text = Evidence.from_feature(fd).to_text() if self.config.use_evidence else ""
+        use = self.config.use_evidence
+        s.exemplar_text = prompts.exemplar_lines(top, s.scale, pairs=not use)  # the evidence tabulates the peaks
+        s.evidence_text = Evidence.from_feature(fd).to_text() if use else ""
         rows = [TokenActivations("".join(ex.tokens), list(ex.tokens), list(ex.acts)) for ex in top]
         shown = measurements(rows, [None] * len(rows), s.scale, "exemplar")
         self._turn("exemplars", None, None, measured=shown, decision=f"{len(top)} top exemplars")

@@ -262,19 +262,22 @@ def _quote(text: str) -> str:
     return "'" + visible(text).replace("'", "’") + "'"
 
 
-def exemplar_lines(exemplars: Sequence[Exemplar], scale: float, side: int = EXEMPLAR_SIDE) -> str:
-    """Top exemplars as windows around their peak (peak in ⟦ ⟧) with the strongest token/activation pairs (0-10)."""
+def exemplar_lines(exemplars: Sequence[Exemplar], scale: float, side: int = EXEMPLAR_SIDE, pairs: bool = True) -> str:
+    """Top exemplars as windows around their peak (peak in ⟦ ⟧), with their strongest token/activation pairs (0-10)
+    unless ``pairs`` is False (the prompt then carries the evidence, which tabulates the peak tokens instead)."""
     lines = []
     for i, ex in enumerate(exemplars, 1):
         lo, hi = max(0, ex.peak - side), min(len(ex.tokens), ex.peak + side + 1)
         window = "".join(
             f"⟦{visible(t)}⟧" if j == ex.peak else visible(t) for j, t in enumerate(ex.tokens[lo:hi], start=lo)
         )
-        ranked = sorted(range(lo, hi), key=lambda j: -ex.acts[j])[:EXEMPLAR_PAIRS]
-        pairs = " ".join(
-            f"{_quote(ex.tokens[j])}={_scaled(ex.acts[j], scale)}" for j in sorted(ranked) if ex.acts[j] > 0
-        )
-        lines.append(f"E{i} ({_scaled(ex.max_act, scale)}/10): '{window.replace(chr(39), '’')}' | {pairs}")
+        line = f"E{i} ({_scaled(ex.max_act, scale)}/10): '{window.replace(chr(39), '’')}'"
+        if pairs:
+            ranked = sorted(range(lo, hi), key=lambda j: -ex.acts[j])[:EXEMPLAR_PAIRS]
+            line += " | " + " ".join(
+                f"{_quote(ex.tokens[j])}={_scaled(ex.acts[j], scale)}" for j in sorted(ranked) if ex.acts[j] > 0
+            )
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -326,6 +329,8 @@ def _system(role: str, **values: object) -> dict[str, str]:
 
 
 def _evidence(state: RunState) -> str:
+    """The evidence block of the explainer's prompt. Only the explainer reads the corpus: the later roles read the
+    measured tests on the board, which is where their decisions must rest."""
     return f"Evidence:\n{state.evidence_text}\n\n" if state.evidence_text else ""
 
 
@@ -338,9 +343,7 @@ def explainer_messages(state: RunState, n: int, sample: int | None = None) -> li
 
 def designer_messages(state: RunState, h: Hypothesis, n: int, causal: bool = False) -> list[dict[str, str]]:
     """The designer's messages; with ``causal`` its system prompt offers steer tests."""
-    user = (
-        f"{_evidence(state)}Hypothesis {hypothesis_block(h)}\n\nWrite {n} new test texts (different from earlier ones)."
-    )
+    user = f"Hypothesis {hypothesis_block(h)}\n\nWrite {n} new test texts (different from earlier ones)."
     system = _system("designer", n=n)
     if causal:
         system["content"] += "\n" + SYSTEM["designer_causal"].format(causal=MAX_CAUSAL)
@@ -354,7 +357,7 @@ def analyzer_messages(state: RunState, h: Hypothesis) -> list[dict[str, str]]:
 
 def reviewer_messages(state: RunState) -> list[dict[str, str]]:
     board = "\n".join(hypothesis_block(h, max_tests=4) for h in state.hypotheses)
-    user = f"{_evidence(state)}Hypotheses:\n{board}\n\nFinish, or ask for more tests?"
+    user = f"Hypotheses:\n{board}\n\nFinish, or ask for more tests?"
     return [_system("reviewer"), {"role": "user", "content": user}]
 
 

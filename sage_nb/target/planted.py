@@ -66,6 +66,11 @@ class PlantedFeature:
     keywords: tuple[str, ...]
     fn: TokenFn = field(repr=False, compare=False)
 
+    @property
+    def token_level(self) -> bool:
+        """Whether the feature fires on words or symbols of one kind wherever they stand (see ``TOKEN_LEVEL``)."""
+        return self.name in TOKEN_LEVEL
+
     def matches(self, text: str) -> bool:
         """Whether an explanation or label names this feature's concept (case-insensitive keyword match)."""
         return bool(_matcher(self.labels, self.keywords).search(_normalise(text)))
@@ -342,6 +347,14 @@ def _all_caps(tokens: Sequence[str]) -> list[float]:
         if sum(ch.isupper() for ch in m.group()) >= 2:
             t.fire_span(m.start(), m.end(), lambda k: min(3.0 + k, 7.0))
     return t.acts
+
+
+#: Planted features that fire on words or symbols of one kind (a closed set of tokens, or a token's own shape)
+#: wherever they stand. The others pick their tokens by the surroundings: inside a string or a comment, at a
+#: sentence start, after 'def'. Naming the peak token explains the first kind; the second needs the context.
+TOKEN_LEVEL = frozenset(
+    {"weekday", "month", "digit", "python_keyword", "closing_bracket", "binary_operator", "time_unit", "all_caps"}
+)
 
 
 def planted_features() -> list[PlantedFeature]:

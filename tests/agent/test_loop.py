@@ -68,6 +68,17 @@ def test_evidence_can_be_left_out_of_prompts(planted, weekday):
     state, _ = run(planted, weekday, truthful, use_evidence=False)
     assert state.evidence_text == ""
     assert all("Peak tokens" not in t.prompt for t in state.turns)
+    explainer = next(t for t in state.turns if t.role == "explainer")
+    assert " | " in explainer.prompt  # without the evidence, each exemplar lists its token/activation pairs
+
+
+def test_only_the_explainer_reads_the_evidence_which_replaces_the_exemplar_token_lists(planted, weekday):
+    state, _ = run(planted, weekday, truthful)
+    explainer = next(t for t in state.turns if t.role == "explainer")
+    assert state.evidence_text in explainer.prompt and " | " not in state.exemplar_text
+    later = [t for t in state.turns if t.role in ("designer", "reviewer", "analyzer", "synthesis") and t.prompt]
+    assert {t.role for t in later} >= {"designer", "analyzer", "synthesis"}
+    assert all("Peak tokens" not in t.prompt for t in later)
 
 
 def test_an_accept_that_the_measurements_contradict_is_not_taken(planted, weekday):

@@ -72,6 +72,15 @@ def test_each_feature_fires_on_its_concept_and_is_silent_elsewhere(planted, name
     assert neg.max_act == 0, list(zip(neg.tokens, neg.acts, strict=True))
 
 
+@pytest.mark.parametrize(("name", "positive", "peak_ends", "negative"), CASES, ids=[c[0] for c in CASES])
+def test_token_level_features_fire_on_their_peak_word_wherever_it_stands(planted, name, positive, peak_ends, negative):
+    feature = planted.feature(name)
+    (pos,) = planted.activations([positive], feature.index)
+    peak = pos.tokens[pos.argmax].strip()
+    (moved,) = planted.activations([f"x {peak} y"], feature.index)  # the same word between two plain letters
+    assert (moved.max_act > 0) == feature.token_level, list(zip(moved.tokens, moved.acts, strict=True))
+
+
 def test_activations_are_graded_by_their_stated_rule(planted):
     def peak(name: str, text: str) -> float:
         return planted.measure(text, planted.feature(name).index).max_act
