@@ -1,6 +1,7 @@
 """Notebook views of tokens and features (circuitsvis offline, bundle sent once per kernel session)."""
 
 from sage_nb.viz.causal import continuations_html, continuations_table, logit_shift_chart
+from sage_nb.viz.evidence_view import EvidenceView, evidence_panel_html
 from sage_nb.viz.feature_view import FeatureView, feature_view
 from sage_nb.viz.plots import histogram_svg
 from sage_nb.viz.run_view import RunView, explanation_html, turn_html
@@ -20,6 +21,7 @@ from sage_nb.viz.tokens import (
 )
 
 __all__ = [
+    "EvidenceView",
     "FeatureView",
     "MultiTokenView",
     "RunView",
@@ -28,6 +30,7 @@ __all__ = [
     "bundle_sent",
     "continuations_html",
     "continuations_table",
+    "evidence_panel_html",
     "explanation_html",
     "feature_view",
     "histogram_svg",

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sage_nb.data.records import FeatureData
+from sage_nb.evidence import Evidence
+from sage_nb.viz.evidence_view import evidence_panel_html
 from sage_nb.viz.plots import histogram_svg
 from sage_nb.viz.tokens import TokensTable, _Output, _View, check_rows, escape_token, fmt
 
@@ -29,12 +31,14 @@ def logit_table_html(title: str, items: Sequence[tuple[str, float]], *, color: s
 
 @dataclass(frozen=True, repr=False)
 class FeatureView(_View):
-    """Displays a :class:`FeatureData` as HTML: header, histogram, output tokens, exemplars, quantile bands."""
+    """Displays a :class:`FeatureData` as HTML: header, histogram, output tokens, the computed evidence (unless
+    ``evidence`` is False), exemplars, quantile bands."""
 
     feature: FeatureData
     max_exemplars: int | None = None
     include_bundle: bool = False
     log_hist: bool = False
+    evidence: bool = True
 
     def _exemplars(self, items: list) -> list:
         return items if self.max_exemplars is None else items[: self.max_exemplars]
@@ -55,6 +59,8 @@ class FeatureView(_View):
             f"<div>{logit_table_html('suppressed tokens', f.suppressed, color='#b00020')}</div>"
             "</div>"
         )
+        if self.evidence and f.top:
+            out.add(evidence_panel_html(Evidence.from_feature(f)))
         TokensTable(self._exemplars(f.top), scale, "Top activations").add_to(out)
         if f.quantiles:
             out.add('<h4 style="margin:10px 0 2px">Activation bands</h4>')
@@ -72,12 +78,18 @@ class FeatureView(_View):
 
 
 def feature_view(
-    feature: FeatureData, *, max_exemplars: int | None = None, include_bundle: bool = False, log_hist: bool = False
+    feature: FeatureData,
+    *,
+    max_exemplars: int | None = None,
+    include_bundle: bool = False,
+    log_hist: bool = False,
+    evidence: bool = True,
 ) -> FeatureView:
-    """A displayable view of one feature (exemplars coloured on the feature's max-activation scale)."""
+    """A displayable view of one feature (exemplars coloured on the feature's max-activation scale), with the
+    panel of its computed evidence unless ``evidence`` is False."""
     if feature.hist_counts and len(feature.hist_edges) != len(feature.hist_counts) + 1:
         raise ValueError("hist_edges must have one more entry than hist_counts")
     check_rows(feature.top)
     for _, exemplars in feature.quantiles:
         check_rows(exemplars)
-    return FeatureView(feature, max_exemplars, include_bundle, log_hist)
+    return FeatureView(feature, max_exemplars, include_bundle, log_hist, evidence)

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from sage_nb.agent.records import Measurement, RunState, Turn
+from sage_nb.viz.evidence_view import evidence_text_html
 from sage_nb.viz.tokens import RenderMode, _colored_tokens_mount, _Output, _scale_html, _View, color_scale, fmt
 
 #: Badge colours per hypothesis status, measurement verdict and activation level.
@@ -105,6 +106,8 @@ def value_html(value: Any) -> str:
 
 
 def _reply_html(turn: Turn) -> str:
+    if turn.reply is None and turn.ok and not turn.prompt:  # a step the code took alone (e.g. minimal pairs)
+        return '<div style="color:#888">no LLM call</div>'
     if turn.reply is None:
         error = turn.error or "no reply"
         return f'<div style="color:#b00020">⚠ {_esc(error)}</div>'
@@ -285,7 +288,10 @@ def _add_turn_body(out: _Output, state: RunState, index: int, scale: float, *, o
     """Append a turn's reply, prompt, measurements and board (and, if ``outcome``, on the last turn of a finished
     run, the explanation or stop reason)."""
     turn = _turn(state, index)
-    out.add(f"{_section('Reply')}{_reply_html(turn)}{_prompt_html(turn)}")
+    if turn.role == "exemplars":  # what the code computed before any LLM call
+        out.add(evidence_text_html(state.evidence_text))
+    else:
+        out.add(f"{_section('Reply')}{_reply_html(turn)}{_prompt_html(turn)}")
     if turn.measurements:
         out.add(_section(f"Measured texts ({len(turn.measurements)})"))
         _add_measurements(out, turn, scale)

@@ -108,3 +108,18 @@ def test_helpers():
     assert density_text(0.5) == "50%" and density_text(0.0001234) == "0.0123%"
     table = logit_table_html("t<", [("\n", 1.0)])
     assert "t&lt;" in table and "↵" in table and "+1" in table
+
+
+def test_the_computed_evidence_is_a_panel_of_the_feature_view():
+    from sage_nb.evidence import Evidence
+
+    feature = make_feature()
+    html = feature_view(feature)._repr_html_()
+    assert "Computed evidence" in html
+    panel = html[html.index("Computed evidence") : html.index("Top activations")]
+    assert "peak token" in panel and "token before" in panel and "token after" in panel
+    # every exemplar peaks on ' name' after 'My': all of the peak activation, in each of the 8 distinct contexts
+    assert '<code style="white-space:pre"> name</code></td><td style="text-align:right">100%</td>' in panel
+    assert '<td style="text-align:right">8</td>' in panel and "<b>8</b> contexts analysed" in panel
+    assert "Computed evidence" not in feature_view(feature, evidence=False)._repr_html_()
+    assert "Computed evidence" in Evidence.from_feature(feature)._repr_html_()  # the record displays as its panel

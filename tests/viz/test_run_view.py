@@ -164,3 +164,14 @@ def test_run_view_shows_every_turn_collapsed_and_the_explanation():
 def test_run_view_of_a_run_without_turns():
     html = RunView(RunState(3))._repr_html_()
     assert "0 turns" in html and "no explanation yet (phase exemplars)" in html and "<script" not in html
+
+
+def test_the_exemplars_turn_shows_the_evidence_the_explainer_read_and_no_reply():
+    state = make_run()
+    state.evidence_text = "Peak tokens (share of activation, count): '<cat>' 80% (4)"
+    state.turns.insert(0, Turn(index=0, role="exemplars", hypothesis=None, prompt="", reply=None, ok=True))
+    html = turn_html(state, 0)
+    assert "Evidence (the explainer&#x27;s prompt)" in html and "&#x27;&lt;cat&gt;&#x27; 80% (4)" in html
+    assert "no reply" not in html and "Reply" not in html
+    state.evidence_text = ""  # a run without the evidence shows no panel
+    assert "Evidence (" not in turn_html(state, 0)
