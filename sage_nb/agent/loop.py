@@ -325,10 +325,11 @@ class SageLoop:
                 tokens = [unvisible(t) for t in proposed.tokens if t.strip()]
                 if claim and claim.lower() not in {c.lower() for c, _, _ in candidates}:
                     candidates.append((claim, unvisible(proposed.example).strip() or claim, tokens))
-        failed = next((r for r in results if not r.ok), None)
         if not candidates and computed is None:
-            s.stop_reason = f"the explainer gave no valid hypotheses ({failed.error_kind}: {failed.error})"
-            self._turn("explainer", messages, failed, decision=s.stop_reason)
+            failed = next((r for r in results if not r.ok), None)
+            why = f"{failed.error_kind}: {failed.error}" if failed else "every claim in the replies was empty"
+            s.stop_reason = f"the explainer gave no valid hypotheses ({why})"
+            self._turn("explainer", messages, failed or results[0], decision=s.stop_reason)
             s.phase = "done"
             return
         if computed is not None:
