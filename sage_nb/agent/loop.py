@@ -32,6 +32,7 @@ from sage_nb.agent.states import (
     Bounds,
     after_analysis,
     close_all_open,
+    evidence_verdict,
     needs_design,
     over_budget,
     rests_on_accepted,
@@ -90,7 +91,9 @@ class AgentConfig:
         """Explainer samples for ``llm``: the setting, or more for a local (small) model."""
         if self.explainer_samples is not None:
             return max(1, self.explainer_samples)
-        return SMALL_MODEL_SAMPLES if llm.name == "local" else 1
+        if llm.name != "local":
+            return 1
+        return SMALL_MODEL_SAMPLES - 1 if self.computed_hypothesis else SMALL_MODEL_SAMPLES  # H1 fills one slot
 
 
 def measurements(
@@ -350,7 +353,7 @@ class SageLoop:
             else:
                 angle = "ranked by its example"
             claim, _, tokens = candidates[i]
-            h = Hypothesis(id=f"H{number}", claim=claim, angle=angle, tokens=tokens)
+            h = Hypothesis(id=f"H{number}", claim=claim, angle=angle, tokens=tokens, computed=i < first)
             s.hypotheses.append(h)
         decision = f"{len(kept)} hypotheses opened"
         if k > 1:
@@ -388,16 +391,14 @@ class SageLoop:
         s.phase = "analyze"
 
     def _pairs(self, h: Hypothesis) -> tuple[list[str], list[str]]:
-        """Minimal-pair texts and expectations for the computed, unrefined H1 (empty for any other hypothesis, or
+        """Minimal-pair texts and expectations for a computed wording of H1 (empty for any other hypothesis, or
         when the mined contexts hold no new pair)."""
-        if not (self.config.computed_hypothesis and self.config.pair_tests):
-            return [], []
-        if h.angle != prompts.COMPUTED_ANGLE or h.refinements:
+        if not (self.config.computed_hypothesis and self.config.pair_tests and h.computed):
             return [], []
         if self._computed_names is None:  # the same for every round: compute it once
             self._computed_names = computed_names(self.fd)
-        labels, classes = self._computed_names
-        pairs = minimal_pairs(self.fd, labels, self.state.scale, classes, skip=[t.text for t in h.tests])
+        classes = self._computed_names[1]
+        pairs = minimal_pairs(self.fd, h.tokens, self.state.scale, classes, skip=[t.text for t in h.tests])
         return pair_tests(pairs, self.bounds.tests_per_turn)
 
     def _measure_pairs(self, hyps: list[Hypothesis], paired: dict[str, tuple[list[str], list[str]]]) -> None:
@@ -410,6 +411,36 @@ class SageLoop:
                 "the named tokens kept, expect high / taken out, expect low; no LLM call)"
             )
             self._turn("designer", None, None, h.id, measured, decision)
+            self._widen(h, measured)
+
+    def _widen(self, h: Hypothesis, measured: list[Measurement]) -> None:
+        """When texts with the named tokens taken out still fire high on other tokens, add those tokens to the
+        computed claim (a refinement made from measurements, no LLM call) and measure its new pairs at once."""
+        from sage_nb.evaluate.top_tokens import token_label, token_phrase  # evaluate imports the agent's prompts
+
+        if h.refinements >= self.bounds.refinements_per_hypothesis or evidence_verdict(h) == "accept":
+            return  # no refinement left, or the claim is already supported (widening would drop that support)
+        added = widening_tokens(measured, h.tokens)
+        if not added:
+            return
+        wider = [*h.tokens, *(token_label(t) for t in added)]
+        classes = self._computed_names[1] if self._computed_names else []
+        pairs = minimal_pairs(self.fd, wider, self.state.scale, classes, skip=[t.text for t in h.tests])
+        if not pairs:
+            return
+        h.history.append(h.claim)
+        h.claim, h.tokens = widened_claim(h.claim, added), wider
+        h.reason = "texts with the named tokens taken out still fired on " + ", ".join(map(token_phrase, added))
+        h.refinements += 1
+        h.since = h.rounds
+        (measured,) = self._measure_plans([(h, *pair_tests(pairs, self.bounds.tests_per_turn))], "pairs")
+        h.tests += measured
+        h.rounds += 1
+        decision = (
+            f"widened from the measurements: {h.reason}; {len(measured)} texts of {len(measured) // 2} new minimal "
+            "pairs measured (no LLM call)"
+        )
+        self._turn("designer", None, None, h.id, measured, decision)
 
     def _design_llm(self, hyps: list[Hypothesis]) -> None:
         s, b = self.state, self.bounds
@@ -576,6 +607,35 @@ def computed_candidate(feature_data: FeatureData) -> tuple[str, str, list[str]]:
     candidate = TopTokensExplainer().explain(feature_data)
     example = window_text(feature_data.top[0])
     return candidate.description, example, [t for t in candidate.labels if t not in CLASS_PHRASES.values()]
+
+
+#: Tokens a computed claim may gain in one widening.
+MAX_WIDENED = 3
+
+
+def widening_tokens(measured: Sequence[Measurement], named: Sequence[str]) -> list[str]:
+    """Peak tokens of the texts that were expected low yet fired high, whose labels ``named`` does not hold: the
+    tokens the feature fires on besides the named ones, strongest first, at most :data:`MAX_WIDENED`."""
+    from sage_nb.evaluate.top_tokens import token_label
+
+    have = {t.casefold() for t in named}
+    out: list[str] = []
+    for m in sorted(measured, key=lambda m: -m.max_act):
+        if m.expect != "low" or m.level != "high" or m.peak_token is None:
+            continue
+        label = token_label(m.peak_token).casefold()
+        if label not in have and len(out) < MAX_WIDENED:
+            have.add(label)
+            out.append(m.peak_token)
+    return out
+
+
+def widened_claim(claim: str, added: Sequence[str]) -> str:
+    """``claim`` extended by the tokens :func:`widening_tokens` found."""
+    from sage_nb.evaluate.top_tokens import token_phrase
+
+    also = ", ".join(token_phrase(t) for t in added)
+    return f"{claim.rstrip('.')}; also on {also}, which fired with the named tokens taken out."
 
 
 def computed_names(feature_data: FeatureData) -> tuple[list[str], list[str]]:

@@ -83,6 +83,9 @@ class Hypothesis:
     refinements: int = 0
     reason: str = ""  # why the status was set (the analyzer's reason or the state machine's override)
     since: int = 0  # first design round of the current wording (earlier tests judged an older claim)
+    #: The wording is computed from measurements (the evidence, then minimal pairs), never written by an LLM: its
+    #: tokens are tested with minimal pairs, and a description rests on it only by naming them.
+    computed: bool = False
 
     @property
     def judged(self) -> list[Measurement]:

@@ -77,21 +77,43 @@ GENERIC_WORDS = frozenset(
 )
 
 
+#: A description rests on a computed hypothesis when it names at least this many of its tokens (or all, if fewer).
+COMPUTED_TOKENS_NAMED = 2
+
+
 def rests_on_accepted(text: str, hypotheses: Sequence[Hypothesis]) -> bool:
     """Whether ``text`` (a final description and its labels) names what an accepted hypothesis names: one of its
     tokens whole (:func:`~sage_nb.evidence.names_token`), or a word of five letters or more of its claim that is
-    not :data:`GENERIC_WORDS`. True when no hypothesis was accepted (there is nothing to rest on)."""
+    not :data:`GENERIC_WORDS`. A computed hypothesis (:attr:`Hypothesis.computed`) needs more, since its claim is
+    a template around its tokens: :data:`COMPUTED_TOKENS_NAMED` of its tokens, or the token class its claim names.
+    True when no hypothesis was accepted (there is nothing to rest on)."""
     accepted = [h for h in hypotheses if h.status == "accepted"]
     if not accepted:
         return True
     words = set(re.findall(r"\w+", text.casefold()))
     for h in accepted:
+        if h.computed:
+            countable = {t.strip().casefold() for t in h.tokens if len(t.strip()) >= 2}
+            need = min(COMPUTED_TOKENS_NAMED, len(countable))
+            named = sum(names_token(text, [t]) for t in countable)
+            if (need and named >= need) or names_class(h.claim, words):
+                return True
+            continue
         if names_token(text, h.tokens):
             return True
         claim_words = {w for w in re.findall(r"\w+", h.claim.casefold()) if len(w) >= 5 and not w.isdigit()}
         if (claim_words - GENERIC_WORDS) & words:
             return True
     return False
+
+
+def names_class(claim: str, words: set[str]) -> bool:
+    """Whether ``words`` (of a description) name a token class the computed ``claim`` names (e.g. "digits" for a
+    claim whose peak token is usually a digit)."""
+    from sage_nb.evaluate.top_tokens import CLASS_PHRASES, CLASS_STEMS  # evaluate imports the agent's prompts
+
+    stems = [stem for key, phrase in CLASS_PHRASES.items() if phrase in claim for stem in CLASS_STEMS[key]]
+    return any(word.startswith(stem) for word in words for stem in stems)
 
 
 def is_new_claim(text: str, old: str) -> bool:
@@ -125,6 +147,7 @@ def settle(h: Hypothesis, proposed: str | None, reason: str, refined: str, bound
     if proposed == "refine" and is_new_claim(new_claim, h.claim) and can_refine:
         h.history.append(h.claim)
         h.claim, h.reason = new_claim, reason
+        h.computed = False  # an LLM's wording from now on
         h.refinements += 1
         h.since = h.rounds  # tests from now on judge the new wording
         return "refined"

@@ -40,6 +40,17 @@ CLASS_PHRASES = {
     "whitespace": "whitespace",
     "subword": "a piece inside a word",
 }
+#: Stems of the words by which a description names each token class ("digits" or "numbers" for a digit).
+CLASS_STEMS = {
+    "digit": ("digit", "number", "numeral"),
+    "punctuation": ("punctuation",),
+    "keyword": ("keyword",),
+    "capitalised": ("capital", "uppercase", "upper"),
+    "in string": ("string",),
+    "in comment": ("comment",),
+    "whitespace": ("whitespace", "space", "newline", "indent"),
+    "subword": ("subword", "piece"),
+}
 #: How the activation's spread (:attr:`~sage_nb.evidence.Shape.label`) is said.
 SPREAD_PHRASES = {
     "one token": "the activation stays on that token",
@@ -134,4 +145,12 @@ class TopTokensExplainer:
         return Candidate(evidence.feature, EXPLAINER, description, list(dict.fromkeys(labels)))
 
 
-__all__ = ["EXPLAINER", "TopTokensExplainer", "token_label", "token_phrase", "whitespace_name"]
+__all__ = [
+    "CLASS_PHRASES",
+    "CLASS_STEMS",
+    "EXPLAINER",
+    "TopTokensExplainer",
+    "token_label",
+    "token_phrase",
+    "whitespace_name",
+]

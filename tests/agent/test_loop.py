@@ -469,3 +469,38 @@ def test_designer_texts_that_copy_the_prompt_example_are_dropped_before_measurin
     only_copies = {"tests": written[:3]}
     state, _ = run(planted, weekday, with_role(truthful, "designer", only_copies), Bounds(rounds_per_hypothesis=1))
     assert all(not h.tests and h.status != "refuted" for h in state.hypotheses)  # untested, so not refuted
+
+
+def test_a_computed_claim_whose_removed_texts_still_fire_is_widened_by_measurement(planted):
+    """'hours' carries most peaks, so H1 names it alone; the pairs' removed texts still fire on ' minutes' (a
+    weaker time unit in the same windows): H1 gains it, with no LLM call, and its new pairs decide."""
+    corpus = [f"Step {i}: wait ten minutes, then two hours more." for i in range(10)]
+    corpus += [f"Tip {i}: wait five minutes." for i in range(2)] + ["The cat sat on the mat."] * 3
+    feature = planted_feature_data(planted, "time_unit", corpus)
+    bounds = Bounds(hypotheses=2, tests_per_turn=2, rounds_per_hypothesis=1)  # one pair per round
+    state, llm = run(planted, feature, computed_aware, bounds, computed_hypothesis=True)
+    h1 = state.hypotheses[0]
+    assert h1.history and h1.history[0].startswith("Fires on 'hours'") and "'minutes'" not in h1.history[0]
+    assert h1.tokens == ["hours", "minutes"] and h1.computed and h1.refinements == 1
+    assert "also on 'minutes', which fired with the named tokens taken out" in h1.claim
+    first, widened = [t for t in state.turns if t.role == "designer" and t.hypothesis == "H1"]
+    assert any(m.expect == "low" and m.level == "high" and m.peak_token == " minutes" for m in first.measurements)
+    assert widened.decision.startswith("widened from the measurements") and widened.reply is None
+    assert all(m.round >= h1.since for m in widened.measurements) and h1.current_tests == widened.measurements
+    for m in widened.measurements:  # both units out of the removed texts: they stay silent
+        assert m.agrees, m
+    assert h1.status == "accepted"
+    assert llm.calls.count("designer") == 1  # H2's round only
+
+
+def test_a_description_rests_on_a_computed_hypothesis_only_by_naming_its_tokens_or_class():
+    from sage_nb.agent.records import Hypothesis
+    from sage_nb.agent.states import rests_on_accepted
+
+    claim = "Fires on 'AL' (40% of the peak activation), 'USA' (20%); the peak token is usually a capitalised word."
+    computed = Hypothesis("H1", claim, tokens=["AL", "USA"], status="accepted", computed=True)
+    assert not rests_on_accepted("The AL cat ate the activation of the peak.", [computed])  # one token, template words
+    assert rests_on_accepted("Acronyms such as USA and AL.", [computed])
+    assert rests_on_accepted("Upper-case words and acronyms.", [computed])  # the class the claim names
+    written = Hypothesis("H1", claim, tokens=["AL", "USA"], status="accepted")
+    assert rests_on_accepted("The AL cat ate the activation of the peak.", [written])  # an LLM's claim: one token
