@@ -404,14 +404,17 @@ class SageLoop:
     def _measure_pairs(self, hyps: list[Hypothesis], paired: dict[str, tuple[list[str], list[str]]]) -> None:
         plans = [(h, *paired[h.id]) for h in hyps]
         for (h, _, _), measured in zip(plans, self._measure_plans(plans, "pairs"), strict=True):
-            h.tests += measured
-            h.rounds += 1
-            decision = (
-                f"{len(measured)} texts from the mined contexts measured ({len(measured) // 2} minimal pairs: "
-                "the named tokens kept, expect high / taken out, expect low; no LLM call)"
-            )
-            self._turn("designer", None, None, h.id, measured, decision)
+            self._record_pairs(h, measured, "texts from the mined contexts measured")
             self._widen(h, measured)
+
+    def _record_pairs(self, h: Hypothesis, measured: list[Measurement], what: str) -> None:
+        h.tests += measured
+        h.rounds += 1
+        decision = (
+            f"{len(measured)} {what} ({len(measured) // 2} minimal pairs: the named tokens kept, expect high / "
+            "taken out, expect low; no LLM call)"
+        )
+        self._turn("designer", None, None, h.id, measured, decision)
 
     def _widen(self, h: Hypothesis, measured: list[Measurement]) -> None:
         """When texts with the named tokens taken out still fire high on other tokens, add those tokens to the
@@ -434,13 +437,7 @@ class SageLoop:
         h.refinements += 1
         h.since = h.rounds
         (measured,) = self._measure_plans([(h, *pair_tests(pairs, self.bounds.tests_per_turn))], "pairs")
-        h.tests += measured
-        h.rounds += 1
-        decision = (
-            f"widened from the measurements: {h.reason}; {len(measured)} texts of {len(measured) // 2} new minimal "
-            "pairs measured (no LLM call)"
-        )
-        self._turn("designer", None, None, h.id, measured, decision)
+        self._record_pairs(h, measured, f"texts measured for the claim widened from the measurements: {h.reason}")
 
     def _design_llm(self, hyps: list[Hypothesis]) -> None:
         s, b = self.state, self.bounds
