@@ -326,11 +326,12 @@ class SageLoop:
             for proposed in result.parsed.hypotheses if result.ok else []:
                 claim = " ".join(unvisible(proposed.claim).split())
                 tokens = [unvisible(t) for t in proposed.tokens if t.strip()]
-                if claim and claim.lower() not in {c.lower() for c, _, _ in candidates}:
+                worded = any(c.isalnum() for c in claim)  # a claim of marks or quotes says nothing: dropped
+                if worded and claim.lower() not in {c.lower() for c, _, _ in candidates}:
                     candidates.append((claim, unvisible(proposed.example).strip() or claim, tokens))
         if not candidates and computed is None:
             failed = next((r for r in results if not r.ok), None)
-            why = f"{failed.error_kind}: {failed.error}" if failed else "every claim in the replies was empty"
+            why = f"{failed.error_kind}: {failed.error}" if failed else "no claim in the replies held a word"
             s.stop_reason = f"the explainer gave no valid hypotheses ({why})"
             self._turn("explainer", messages, failed or results[0], decision=s.stop_reason)
             s.phase = "done"

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from sage_nb.agent.records import STATUS_ORDER, Effect, Hypothesis, Measurement, RunState
 from sage_nb.data.records import Exemplar
-from sage_nb.evidence import HIGH_FRACTION, LOW_FRACTION, unvisible, visible
+from sage_nb.evidence import HIGH_FRACTION, LOW_FRACTION, visible
 
 Claim = Annotated[str, Field(min_length=3, max_length=80)]
 TestText = Annotated[str, Field(min_length=3, max_length=90)]
@@ -48,13 +48,6 @@ class ProposedHypothesis(BaseModel):
     tokens: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(min_length=1, max_length=3)
     claim: Claim
     example: TestText  # a short text on which the claim predicts a strong activation (measured to rank claims)
-
-    @field_validator("claim")
-    @classmethod
-    def _claim_has_words(cls, value: str) -> str:
-        if not any(c.isalnum() for c in unvisible(value)):
-            raise ValueError("the claim holds no word; say in words what the feature fires on")
-        return value
 
 
 class ExplainerReply(BaseModel):

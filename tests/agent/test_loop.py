@@ -178,21 +178,21 @@ def test_an_explainer_that_never_answers_ends_with_a_recorded_reason(planted, we
     assert llm.calls.count("explainer") == 3 * 2  # 3 tries, each with the layer's repair turn
 
 
-def test_claims_without_a_word_are_repaired_and_then_end_with_a_recorded_reason(planted, weekday):
+def test_claims_without_a_word_are_dropped_and_a_reply_of_only_those_ends_with_a_recorded_reason(planted, weekday):
     blank = {"hypotheses": [{"tokens": ["Monday"], "claim": "↵↵↵", "example": "Monday"}] * 2}  # marks of whitespace
-    state, llm = run(planted, weekday, with_role(truthful, "explainer", blank), Bounds(retries=1), explainer_samples=2)
+    state, llm = run(planted, weekday, with_role(truthful, "explainer", blank), explainer_samples=2)
     assert state.done and state.explanation is None
-    assert "the claim holds no word" in state.stop_reason
+    assert state.stop_reason == "the explainer gave no valid hypotheses (no claim in the replies held a word)"
     assert state.turns[-1].role == "explainer" and state.turns[-1].decision == state.stop_reason
 
-    healed = {"n": 0}
+    def one_blank(role, messages, request):
+        reply = truthful(role, messages, request)
+        if role == "explainer":
+            reply["hypotheses"][1]["claim"] = "'...'"
+        return reply
 
-    def once_blank(role, messages, request):
-        healed["n"] += 1
-        return blank if healed["n"] == 1 else truthful(role, messages, request)
-
-    state, llm = run(planted, weekday, with_role(truthful, "explainer", once_blank))
-    assert state.hypotheses[0].claim == "fires on weekday names"  # the repair turn got words
+    state, llm = run(planted, weekday, one_blank)
+    assert [h.claim for h in state.hypotheses] == ["fires on weekday names"]  # the worded claim goes on
 
 
 def test_failed_synthesis_falls_back_to_accepted_claims_and_says_so(planted, weekday):
