@@ -16,9 +16,11 @@ Five experiments, each printed as a table:
   ``sage-nb train-sae --hook_name blocks.2.hook_resid_post --out l2``); SAGE and the baseline on a few seeded
   features of each, scored with GEN and simulation on held-out text.
 
-An arm with the base settings (3 hypotheses, evidence, designed tests) reuses the finished runs of ``quality.py``
-given the same ``--out`` and ``--features 20``. Long on 2 CPU cores (run it in the background). The last line
-holds ``name=value`` pairs of the headline figures.
+The base arm of every experiment is the loop whose hypotheses all come from the LLM (3 hypotheses, evidence,
+designed tests, ``computed_hypothesis=False``); ``quality.py`` runs the default, which for the local LLM opens H1
+with the computed sentence (``evidence_computed`` here). The ``no_evidence`` arm reuses the finished runs of
+``quality.py --evidence-ablation`` given the same ``--out`` and ``--features 20``. Long on 2 CPU cores (run it in
+the background). The last line holds ``name=value`` pairs of the headline figures.
 
     python benchmarks/ablations.py designer [--planted weekday,digit] [--features 5]
     python benchmarks/ablations.py evidence --features 20 --out quality_results
@@ -45,9 +47,9 @@ from sage_nb.evaluate.baseline import OneShotExplainer
 from sage_nb.evaluate.report import evaluate
 from sage_nb.llm import make_llm
 
-#: Result folders (planted, real) of ``quality.py``'s SAGE runs under its ``--out``: an arm with the same settings
-#: (the base config) reuses them when run with the same ``--out``.
-QUALITY_DIRS = ("planted", "sage")
+#: Result folders (planted, real) of ``quality.py --evidence-ablation``'s runs without the evidence under its
+#: ``--out``: the ``no_evidence`` arm (same settings) reuses them when run with the same ``--out``.
+NO_EVIDENCE_DIRS = ("planted_no_evidence", "sage_no_evidence")
 
 
 def real_runs(target, index, features, llm, config: AgentConfig, out: Path) -> pd.DataFrame:
@@ -119,21 +121,21 @@ def figures(table: pd.DataFrame, columns: tuple[str, ...]) -> str:
 def designer(args, base: AgentConfig, out: Path) -> str:
     texts = default_corpus().split(held_out=True).sentences(2000, seed=args.seed)
     arms = {"designed": base, "random": dataclasses.replace(base, designer="random", random_texts=texts)}
-    table = run_arms(args, arms, out, {"designed": QUALITY_DIRS})
+    table = run_arms(args, arms, out)
     print(table.to_string(index=False))
     return figures(table, ("planted_recovered", "real_names_peak"))
 
 
 def evidence(args, base: AgentConfig, out: Path) -> str:
-    """With and without the computed evidence in the prompts. The folders match ``quality.py --evidence-ablation``
-    (same ``--out``, ``--features 20``): its finished runs are reused and only the missing ones run."""
+    """With and without the computed evidence in the prompts, and with the evidence and the computed H1 (the local
+    LLM's default). The ``no_evidence`` folders match ``quality.py --evidence-ablation`` (same ``--out``,
+    ``--features 20``): its finished runs are reused and only the missing ones run."""
     arms = {
         "evidence": base,
         "no_evidence": dataclasses.replace(base, use_evidence=False),
         "evidence_computed": dataclasses.replace(base, computed_hypothesis=True),
     }
-    dirs = {"evidence": QUALITY_DIRS, "no_evidence": ("planted_no_evidence", "sage_no_evidence")}
-    table = run_arms(args, arms, out, dirs)
+    table = run_arms(args, arms, out, {"no_evidence": NO_EVIDENCE_DIRS})
     print(table.to_string(index=False))
     columns = ("planted_recovered", "planted_token_level_named", "real_names_peak", "tokens_per_feature")
     return figures(table, columns)
@@ -144,7 +146,7 @@ def computed(args, base: AgentConfig, out: Path) -> str:
     tests written by the designer (``computed_designed``) or minimal pairs from the mined contexts (``computed``)."""
     with_h1 = dataclasses.replace(base, computed_hypothesis=True)
     arms = {"llm": base, "computed_designed": dataclasses.replace(with_h1, pair_tests=False), "computed": with_h1}
-    table = run_arms(args, arms, out, {"llm": QUALITY_DIRS})
+    table = run_arms(args, arms, out)
     print(table.to_string(index=False))
     columns = ("planted_recovered", "planted_names_peak", "planted_token_level_named", "real_names_peak")
     return figures(table, (*columns, "tokens_per_feature"))
@@ -153,8 +155,7 @@ def computed(args, base: AgentConfig, out: Path) -> str:
 def hypotheses(args, base: AgentConfig, out: Path) -> str:
     counts = [int(c) for c in args.counts.split(",")]
     arms = {f"h{n}": dataclasses.replace(base, bounds=dataclasses.replace(base.bounds, hypotheses=n)) for n in counts}
-    same = {f"h{n}": QUALITY_DIRS for n in counts if n == base.bounds.hypotheses}
-    table = run_arms(args, arms, out, same)
+    table = run_arms(args, arms, out)
     print(table.to_string(index=False))
     return figures(table, ("planted_recovered", "real_names_peak", "tokens_per_feature"))
 
@@ -209,7 +210,8 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="run only these arms (comma-separated), e.g. to split the work")
     args = parser.parse_args()
     start = time.time()
-    base = AgentConfig(Bounds(hypotheses=3, rounds_per_hypothesis=args.rounds))
+    # every hypothesis from the LLM: the arms switch the computed H1 on where they compare it
+    base = AgentConfig(Bounds(hypotheses=3, rounds_per_hypothesis=args.rounds), computed_hypothesis=False)
     experiments = {
         "designer": designer, "evidence": evidence, "computed": computed, "hypotheses": hypotheses, "layers": layers,
     }  # fmt: skip

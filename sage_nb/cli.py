@@ -366,10 +366,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output_dir", default="results", help="results folder (default %(default)s)")
     p.add_argument("--no_evidence", action="store_true", help="leave the computed evidence summary out of prompts")
-    p.add_argument(
+    computed = p.add_mutually_exclusive_group()
+    computed.add_argument(
         "--computed_hypothesis",
-        action="store_true",
-        help="open H1 with the sentence computed from the evidence (tested like the LLM's hypotheses)",
+        action="store_const",
+        const=True,
+        default=None,
+        help="open H1 with the sentence computed from the evidence, tested like the LLM's hypotheses (default: on "
+        "for the local LLM when the evidence is used, off for others)",
+    )
+    computed.add_argument(
+        "--no_computed_hypothesis",
+        dest="computed_hypothesis",
+        action="store_const",
+        const=False,
+        help="let the LLM write every hypothesis, also with the local LLM",
     )
     p.add_argument(
         "--no_pair_tests",

@@ -76,7 +76,8 @@ class AgentConfig:
     causal: bool = False
     #: Open H1 with the sentence computed from the evidence (:class:`~sage_nb.evaluate.top_tokens.TopTokensExplainer`,
     #: no LLM); it is designed for, measured and judged like the explainer's claims, which fill the other slots.
-    computed_hypothesis: bool = False
+    #: None: by backend (:meth:`computed_for`: on for the small local model when the evidence is used).
+    computed_hypothesis: bool | None = None
     #: Test the computed H1 (while its wording is unrefined) with minimal pairs from the mined contexts
     #: (:mod:`sage_nb.agent.minimal_pairs`) instead of designer texts: no designer call, and tests that test the claim.
     pair_tests: bool = True
@@ -91,9 +92,21 @@ class AgentConfig:
         """Explainer samples for ``llm``: the setting, or more for a local (small) model."""
         if self.explainer_samples is not None:
             return max(1, self.explainer_samples)
-        if llm.name != "local":
+        if not small_model(llm):
             return 1
-        return SMALL_MODEL_SAMPLES - 1 if self.computed_hypothesis else SMALL_MODEL_SAMPLES  # H1 fills one slot
+        return SMALL_MODEL_SAMPLES - 1 if self.computed_for(llm) else SMALL_MODEL_SAMPLES  # H1 fills one slot
+
+    def computed_for(self, llm: LLMBackend) -> bool:
+        """Whether H1 opens with the computed sentence for ``llm``: the setting, or (when None) for the small local
+        model whenever the evidence is used (it names token-level features the local model's claims miss)."""
+        if self.computed_hypothesis is not None:
+            return self.computed_hypothesis
+        return small_model(llm) and self.use_evidence
+
+
+def small_model(llm: LLMBackend) -> bool:
+    """Whether ``llm`` is the small local model, or a replay of its recorded calls (so a replay runs the same)."""
+    return llm.name.removeprefix("replay:") == "local"
 
 
 def measurements(
@@ -314,10 +327,18 @@ class SageLoop:
 
     def _explain(self) -> None:
         s, n = self.state, self.bounds.hypotheses
-        computed = computed_candidate(self.fd) if self.config.computed_hypothesis else None
+        computed = computed_candidate(self.fd) if self.config.computed_for(self.llm) else None
         first = 1 if computed is not None else 0
+        if computed is not None and n <= first:  # H1 fills every slot: nothing left to ask the explainer
+            claim, example, tokens = computed
+            s.hypotheses.append(Hypothesis("H1", claim, prompts.COMPUTED_ANGLE, tokens=tokens, computed=True))
+            shown = measurements(self._measure([example]), ["high"], s.scale, "explainer")
+            decision = "1 hypothesis opened; H1 is computed from the evidence (no LLM call)"
+            self._turn("explainer", None, None, measured=shown, decision=decision)
+            s.phase = "design"
+            return
         k = min(self.config.samples_for(self.llm), max(1, self.bounds.llm_calls - s.llm_calls - 1))
-        asked = max(1, n - first)  # the explainer fills the slots the computed hypothesis leaves
+        asked = n - first  # the explainer fills the slots the computed hypothesis leaves
         conversations = [prompts.explainer_messages(s, asked, sample=i if k > 1 else None) for i in range(k)]
         messages = conversations[0]
         results = self._call_many("explainer", conversations, sampled=k > 1)
@@ -394,7 +415,7 @@ class SageLoop:
     def _pairs(self, h: Hypothesis) -> tuple[list[str], list[str]]:
         """Minimal-pair texts and expectations for a computed wording of H1 (empty for any other hypothesis, or
         when the mined contexts hold no new pair)."""
-        if not (self.config.computed_hypothesis and self.config.pair_tests and h.computed):
+        if not (self.config.computed_for(self.llm) and self.config.pair_tests and h.computed):
             return [], []
         if self._computed_names is None:  # the same for every round: compute it once
             self._computed_names = computed_names(self.fd)

@@ -8,6 +8,7 @@ import pytest
 from scripted import HOSTILE, WEEKDAY_TESTS, ScriptedLLM, planted_feature_data, truthful, with_role
 
 from sage_nb.agent import AgentConfig, Bounds, SageLoop, explain, explain_features, load_run
+from sage_nb.agent.loop import SMALL_MODEL_SAMPLES, computed_candidate
 from sage_nb.agent.prompts import COMPUTED_ANGLE
 from sage_nb.agent.results import RESULT_FILES, run_dir
 from sage_nb.data.records import FeatureData
@@ -504,3 +505,45 @@ def test_a_description_rests_on_a_computed_hypothesis_only_by_naming_its_tokens_
     assert rests_on_accepted("Upper-case words and acronyms.", [computed])  # the class the claim names
     written = Hypothesis("H1", claim, tokens=["AL", "USA"], status="accepted")
     assert rests_on_accepted("The AL cat ate the activation of the peak.", [written])  # an LLM's claim: one token
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "opened", "samples"),
+    [
+        ("local", {}, True, SMALL_MODEL_SAMPLES - 1),  # the small local model: H1 computed, one sample fewer
+        ("local", {"use_evidence": False}, False, SMALL_MODEL_SAMPLES),  # no evidence, no sentence computed from it
+        ("local", {"computed_hypothesis": False}, False, SMALL_MODEL_SAMPLES),
+        ("scripted", {}, False, 1),  # any other backend: every hypothesis from the LLM
+        ("scripted", {"computed_hypothesis": True}, True, 1),
+    ],
+)
+def test_the_computed_hypothesis_is_on_by_default_for_the_local_backend_only(
+    planted, weekday, name, settings, opened, samples
+):
+    _, fd = weekday
+    llm = ScriptedLLM(computed_aware)
+    llm.name = name
+    config = AgentConfig(bounds=Bounds(hypotheses=2), **settings)
+    assert (config.computed_for(llm), config.samples_for(llm)) == (opened, samples)
+    state = SageLoop(planted, fd, llm, config).run()
+    h1 = state.hypotheses[0]
+    assert (h1.angle == COMPUTED_ANGLE) is opened
+    assert llm.calls.count("explainer") == samples
+
+
+def test_a_replay_of_the_local_model_runs_with_its_defaults():
+    llm = ScriptedLLM(computed_aware)
+    llm.name = "replay:local"
+    config = AgentConfig()
+    assert config.computed_for(llm) and config.samples_for(llm) == SMALL_MODEL_SAMPLES - 1
+
+
+def test_a_computed_hypothesis_that_fills_every_slot_needs_no_explainer_call(planted, weekday):
+    _, fd = weekday
+    state, llm = run(planted, weekday, computed_aware, Bounds(hypotheses=1), computed_hypothesis=True)
+    assert "explainer" not in llm.calls and [h.claim for h in state.hypotheses] == [computed_candidate(fd)[0]]
+    explainer = state.turns[1]
+    assert explainer.role == "explainer" and explainer.prompt == "" and explainer.reply is None and explainer.ok
+    assert "no LLM call" in explainer.decision
+    assert explainer.measurements[0].level == "high"  # its example, a corpus window, measured
+    assert state.hypotheses[0].tests and state.explanation is not None
