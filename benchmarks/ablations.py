@@ -7,7 +7,9 @@ Five experiments, each printed as a table:
   (does the explanation name a top peak token).
 - ``evidence``: the loop with and without the computed evidence in its prompts, and with the evidence and the
   hypothesis computed from it (``evidence_computed``). ``planted_token_level_named`` is the share of token-level
-  planted features (``PlantedFeature.token_level``) whose explanation names the concept or a top-3 peak token.
+  planted features (``PlantedFeature.token_level``) whose explanation names the concept or a top-3 peak token;
+  on real features ``real_names_peak`` counts whole words of two characters or more, ``real_names_peak_all`` also
+  a quoted one-character token ('#') and whitespace called by name ('a line break').
 - ``computed``: the loop as is against the loop whose H1 is the sentence computed from the evidence
   (``AgentConfig(computed_hypothesis=True)``), judged like the explainer's claims on designer texts
   (``computed_designed``) or on measured minimal pairs from the mined contexts (``computed``, the default).
@@ -57,8 +59,13 @@ def real_runs(target, index, features, llm, config: AgentConfig, out: Path) -> p
     rows = []
     for state in explain_features(target, features, llm, index=index, output_dir=out, config=config):
         peaks = peak_tokens(index.feature_data(target, state.feature))
-        named = state.explanation is not None and names_peak(Candidate.from_run(state), peaks)
-        rows.append({"feature": state.feature, "names_peak": named, "tokens": state.tokens, "calls": state.llm_calls})
+        candidate = Candidate.from_run(state) if state.explanation is not None else None
+        named = candidate is not None and names_peak(candidate, peaks)
+        named_all = candidate is not None and names_peak(candidate, peaks, include_short=True)
+        rows.append(
+            {"feature": state.feature, "names_peak": named, "names_peak_all": named_all, "tokens": state.tokens,
+             "calls": state.llm_calls}
+        )  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -70,7 +77,8 @@ def arm_row(name: str, planted: pd.DataFrame | None, real: pd.DataFrame | None) 
         row.update(planted_named=named.mean(), planted_token_level_named=named[planted["token_level"]].mean())
         row.update(planted_n=len(planted))
     if real is not None and len(real):
-        row.update(real_names_peak=real["names_peak"].mean(), real_n=len(real))
+        row.update(real_names_peak=real["names_peak"].mean(), real_names_peak_all=real["names_peak_all"].mean())
+        row.update(real_n=len(real))
     frames = [f for f in (planted, real) if f is not None and len(f)]
     row["tokens_per_feature"] = pd.concat([f["tokens"] for f in frames]).mean() if frames else float("nan")
     return row
@@ -137,8 +145,8 @@ def evidence(args, base: AgentConfig, out: Path) -> str:
     }
     table = run_arms(args, arms, out, {"no_evidence": NO_EVIDENCE_DIRS})
     print(table.to_string(index=False))
-    columns = ("planted_recovered", "planted_token_level_named", "real_names_peak", "tokens_per_feature")
-    return figures(table, columns)
+    columns = ("planted_recovered", "planted_token_level_named", "real_names_peak", "real_names_peak_all")
+    return figures(table, (*columns, "tokens_per_feature"))
 
 
 def computed(args, base: AgentConfig, out: Path) -> str:

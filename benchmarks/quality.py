@@ -61,9 +61,10 @@ def peak_tokens(fd, n: int = 3) -> list[str]:
     return sorted(counts, key=counts.get, reverse=True)[:n]
 
 
-def names_peak(candidate: Candidate, peak_tokens: list[str]) -> bool:
-    """Whether the description or a label names one of the feature's top peak tokens (:meth:`Candidate.names_any`)."""
-    return candidate.names_any(peak_tokens)
+def names_peak(candidate: Candidate, peak_tokens: list[str], include_short: bool = False) -> bool:
+    """Whether the description or a label names one of the feature's top peak tokens (:meth:`Candidate.names_any`:
+    whole words of two characters or more; ``include_short`` also counts a quoted '#' or 'a line break')."""
+    return candidate.names_any(peak_tokens, include_short=include_short)
 
 
 def _planted_index(contexts: int):

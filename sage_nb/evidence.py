@@ -57,6 +57,14 @@ CLASSES = (
 )  # fmt: skip
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍", '"': "＂", "\\": "⧵"}
 _SPACE_MARKS = (" ", "Ġ", "▁")  # leading-space marks of byte-level / sentencepiece tokenizers
+#: Quote pairs around a one-character token that count as naming it (``names_token(..., include_short=True)``).
+_QUOTE_PAIRS = (("'", "'"), ('"', '"'), ("`", "`"), ("‘", "’"), ("“", "”"))
+#: How a text names a whitespace token, by the first of these characters the token holds (a space otherwise).
+WHITESPACE_NAMES = {
+    "\n": ("line break", "newline", "new line", "blank line", "line-break", "↵", "\\n"),
+    "\t": ("tab", "⇥", "\\t"),
+    " ": ("space", "␣"),
+}
 
 
 # -- token rendering --------------------------------------------------------------------------------------------------
@@ -97,14 +105,33 @@ def _is_word_char(c: str) -> bool:
     return c.isalnum() or c == "_"
 
 
-def names_token(text: str, tokens: Iterable[str]) -> bool:
+def names_token(text: str, tokens: Iterable[str], include_short: bool = False) -> bool:
     """Whether ``text`` names one of ``tokens`` whole, case-insensitive: 'ed' is not named by "used", '==' is
-    named by "a==b". Tokens of one character are too ambiguous to count."""
+    named by "a==b". Tokens of one character and whitespace tokens are too ambiguous to count, unless
+    ``include_short``: then a one-character token counts when it stands in quotes ('#', "L", `5`) and a whitespace
+    token when the text calls it by name (:data:`WHITESPACE_NAMES`: "a line break", "newline", "a tab" ...)."""
     said = text.casefold()
-    for token in {t.strip().casefold() for t in tokens if len(t.strip()) >= 2}:
-        before = r"(?<!\w)" if _is_word_char(token[0]) else ""
-        after = r"(?!\w)" if _is_word_char(token[-1]) else ""
-        if re.search(before + re.escape(token) + after, said):
+    for token in {t.casefold() for t in tokens}:
+        body = token.strip()
+        if len(body) >= 2:
+            before = r"(?<!\w)" if _is_word_char(body[0]) else ""
+            after = r"(?!\w)" if _is_word_char(body[-1]) else ""
+            if re.search(before + re.escape(body) + after, said):
+                return True
+        elif include_short and body and any(f"{o}{body}{c}" in said for o, c in _QUOTE_PAIRS):
+            return True
+        elif include_short and not body and token and _names_whitespace(said, token):
+            return True
+    return False
+
+
+def _names_whitespace(said: str, token: str) -> bool:
+    kind = next((mark for mark in WHITESPACE_NAMES if mark in token), " ")
+    for name in WHITESPACE_NAMES[kind]:
+        if name[0].isalpha():
+            if re.search(r"(?<!\w)" + re.escape(name) + r"s?(?!\w)", said):
+                return True
+        elif name in said:
             return True
     return False
 

@@ -42,9 +42,10 @@ class Candidate:
             return "; ".join(self.labels) if self.labels else self.description
         return self.description or "; ".join(self.labels)
 
-    def names_any(self, tokens: Sequence[str]) -> bool:
-        """Whether the description or a label names one of ``tokens`` whole (:func:`~sage_nb.evidence.names_token`)."""
-        return names_token(" ".join([self.description, *self.labels]), tokens)
+    def names_any(self, tokens: Sequence[str], include_short: bool = False) -> bool:
+        """Whether the description or a label names one of ``tokens`` whole (:func:`~sage_nb.evidence.names_token`;
+        ``include_short`` also counts quoted one-character tokens and whitespace called by name)."""
+        return names_token(" ".join([self.description, *self.labels]), tokens, include_short=include_short)
 
     @classmethod
     def from_run(cls, state: Any, explainer: str = "sage") -> Candidate:

@@ -14,6 +14,7 @@ from scripted import ScriptedLLM  # noqa: E402
 
 from sage_nb.evaluate.base import Candidate, Score, Scorer  # noqa: E402
 from sage_nb.evaluate.report import EvalReport, bootstrap_ci, evaluate, make_scorer, paired_test  # noqa: E402
+from sage_nb.evaluate.top_tokens import whitespace_name  # noqa: E402
 
 
 class Texts(BaseModel):
@@ -144,3 +145,18 @@ def test_a_candidate_names_a_token_only_as_a_whole_word():
     assert c.names_any(["ALL"]) and c.names_any([" monday"]) and c.names_any(["=="])
     assert not c.names_any(["ED", "AL", "ODE"])  # inside "used", "capitalised", "code": not named
     assert not c.names_any(["a", "5"])  # one character: too ambiguous to count
+
+
+def test_with_include_short_a_quoted_character_and_a_named_whitespace_token_count():
+    c = Candidate(1, "sage", "Fires on '#' and on a line break; the activation stays on that token.", ["spaces"])
+    assert not c.names_any(["#"]) and not c.names_any(["\n"])  # the default stays strict
+    assert c.names_any(["#"], include_short=True) and c.names_any([" #"], include_short=True)
+    assert c.names_any(["\n"], include_short=True) and c.names_any(["  "], include_short=True)  # "spaces"
+    assert not c.names_any(["a", "L", "\t"], include_short=True)  # 'a' unquoted, no 'L', no tab
+    assert Candidate(1, "x", "Capital letter `L`").names_any(["L"], include_short=True)
+    assert not Candidate(1, "x", "Whitespace only.").names_any([" "], include_short=True)  # not "space" alone
+
+
+@pytest.mark.parametrize("token", ["\n", "\n\n", "\t", " ", "   "])
+def test_the_computed_name_of_a_whitespace_token_counts_as_naming_it(token):
+    assert Candidate(1, "top-tokens", f"Fires on {whitespace_name(token)}.").names_any([token], include_short=True)
