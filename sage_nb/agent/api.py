@@ -1,22 +1,32 @@
-"""``explain`` and ``explain_features``: run the SAGE loop on features of a target, with results on disk."""
+"""``explain`` and ``explain_features``: run the SAGE loop on features of a target, with results on disk.
+
+A results folder is reused only by a run with the same settings (see :mod:`sage_nb.agent.results` for the rule and
+:mod:`sage_nb.agent.settings` for what they are); ``overwrite=True`` replaces a run made with other settings. A run
+that ends with no working LLM raises :class:`~sage_nb.llm.errors.LLMUnavailable` and leaves ``failure.json``, so the
+next run tries the feature again.
+"""
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sage_nb.agent.loop import AgentConfig, SageLoop, StepCallback
 from sage_nb.agent.records import RunState
-from sage_nb.agent.results import RunFolder, run_dir
+from sage_nb.agent.results import FAILURE_FILE, RunFolder, llm_failure, run_dir
+from sage_nb.agent.settings import RunSettings, run_settings
 from sage_nb.data.records import FeatureData
 from sage_nb.llm.base import LLMBackend
+from sage_nb.llm.errors import LLMError, LLMUnavailable
 
 
-def as_llm(llm: LLMBackend | str) -> LLMBackend:
-    """A backend from a spec string (see :func:`~sage_nb.llm.make_llm`), or ``llm`` itself."""
-    if isinstance(llm, str):
+def as_llm(llm: LLMBackend | str | Mapping[str, str]) -> LLMBackend:
+    """A backend from a spec string or a per-role mapping (see :func:`~sage_nb.llm.make_llm`), or ``llm`` itself."""
+    if not isinstance(llm, LLMBackend):
         from sage_nb.llm.factory import make_llm
 
         return make_llm(llm)
@@ -83,17 +93,37 @@ def _feature_index(item: int | str, target: Any) -> Any:
     return lookup(item).index
 
 
-def feature_folder(output_dir: str | Path, llm: LLMBackend, target: Any, feature: int) -> RunFolder:
-    """The results folder of ``feature`` for this LLM and target, with the run's metadata."""
+def one_feature(feature: Any, target: Any) -> int:
+    """``feature`` as one validated index of ``target``: an int (NumPy integers too) or, for a planted target, a
+    name. Raises TypeError for several features or a non-index, IndexError for an unknown index."""
+    if isinstance(feature, str):
+        return int(_feature_index(feature.strip(), target))
+    if isinstance(feature, bool) or not hasattr(feature, "__index__"):
+        several = isinstance(feature, list | tuple | set | range) or hasattr(feature, "__len__")
+        if several:
+            raise TypeError(
+                f"explain() takes one feature, got {feature!r}: use explain_features(target, features, ...) for several"
+            )
+        raise TypeError(f"a feature is an integer index, got {type(feature).__name__} {feature!r}")
+    (index,) = target.check_features([operator.index(feature)])
+    return int(index)
+
+
+def feature_folder(
+    output_dir: str | Path, llm: LLMBackend, target: Any, feature: int, settings: RunSettings | None = None
+) -> RunFolder:
+    """The results folder of ``feature`` for this LLM and target, with the run's metadata and ``settings``."""
+    layer = target_layer(target)
     meta = {
         "agent_llm": llm.model,
         "agent_backend": llm.name,
         "target_llm": target.model_name,
         "sae": getattr(target.sae_source, "label", str(target.sae_source)),
         "hook": getattr(target.hook, "name", None),
+        "layer": layer,
         "feature": feature,
     }
-    return RunFolder(run_dir(output_dir, llm.model, target.model_name, target_layer(target), feature), meta)
+    return RunFolder(run_dir(output_dir, llm.model, target.model_name, layer, feature), meta, settings)
 
 
 def _feature_data(
@@ -120,25 +150,52 @@ def explain(
     on_step: StepCallback | None = None,
     resume: bool = True,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> RunState:
     """Run the SAGE loop on one feature and return its final :class:`RunState`.
 
-    Exemplars come from ``feature_data`` or a mined ``index``. With ``output_dir`` the run is checkpointed after
-    every step and its results written in the SAGE layout; a checkpoint there is resumed (``resume=False`` starts
-    over). ``on_step(state)`` is called after every step.
+    Exemplars come from ``feature_data`` or a mined ``index`` (which must have been mined from ``target``). With
+    ``output_dir`` the run is checkpointed after every step and its results written in the SAGE layout; a
+    checkpoint there is resumed (``resume=False`` starts over) and a finished run returned, when its settings are
+    this run's; otherwise :class:`~sage_nb.agent.settings.SettingsMismatch` is raised, unless ``overwrite=True``
+    replaces it. ``on_step(state)`` is called after every step.
+
+    Raises :class:`~sage_nb.llm.errors.LLMUnavailable` when the run ended without a working LLM (every call failed
+    to reach one); the LLM layer's errors propagate. Either way ``failure.json`` is left in the folder.
     """
-    (feature,) = target.check_features([feature])
+    feature = one_feature(feature, target)
     config = config or AgentConfig()
     llm = as_llm(llm)
     fd = _feature_data(target, feature, index, feature_data, max(config.top_k, 10))
-    folder = feature_folder(output_dir, llm, target, feature) if output_dir is not None else None
-    if folder is not None:
-        folder.remove_stale()
-    state = folder.load() if folder is not None and resume else None
+    folder, state = None, None
+    if output_dir is not None:
+        given = feature_data is not None
+        settings = run_settings(target, llm, config, index=None if given else index, feature_data=fd if given else None)
+        folder = feature_folder(output_dir, llm, target, feature, settings)
+        folder.prepare(overwrite=overwrite)
+        state = folder.load() if resume else None
+        if state is not None and state.done and llm_failure(state) is not None:
+            state = None  # a run from before failures were told apart from results: try it again
+        if state is not None and not state.done:
+            print(
+                f"feature {feature}: resuming from the checkpoint in {folder.path} after step {len(state.turns)} "
+                f"(next: {state.phase})",
+                file=sys.stderr,
+            )
     loop = SageLoop(
         target, fd, llm, config, state=state, save=folder.save if folder is not None else None, on_step=on_step
     )
-    return loop.run(progress=progress)
+    try:
+        state = loop.run(progress=progress)
+    except LLMError as err:
+        if folder is not None:
+            folder.write_failure(feature, f"{type(err).__name__}: {err}", outcome="llm_unavailable")
+        raise
+    failure = llm_failure(state)
+    if failure is not None:
+        where = f" (recorded in {folder.path / FAILURE_FILE}; the next run tries it again)" if folder else ""
+        raise LLMUnavailable(f"feature {feature}: the run ended without a working LLM: {failure}{where}")
+    return state
 
 
 def explain_features(
@@ -150,10 +207,14 @@ def explain_features(
     output_dir: str | Path,
     config: AgentConfig | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> list[RunState]:
-    """Explain several features into ``output_dir``; finished ones are loaded, interrupted ones resumed."""
-    features = target.check_features(list(features))
+    """Explain several features into ``output_dir``; finished ones are loaded, interrupted ones resumed (both only
+    when made with these settings: see :func:`explain`, which also explains ``overwrite``)."""
+    features = [one_feature(f, target) for f in features]
+    config = config or AgentConfig()
     llm = as_llm(llm)
+    settings = run_settings(target, llm, config, index=index)
     states = []
     bar = None
     if progress:
@@ -161,16 +222,27 @@ def explain_features(
 
         bar = tqdm(total=len(features), desc="features", unit="feature")
     for feature in features:
-        folder = feature_folder(output_dir, llm, target, feature)
-        state = folder.load() if folder.finished else None
-        if state is None or not state.done:
-            state = explain(target, feature, llm, index=index, output_dir=output_dir, config=config)
+        folder = feature_folder(output_dir, llm, target, feature, settings)
+        folder.check(overwrite=overwrite)
+        state = finished_run(folder)
+        if state is None:
+            state = explain(
+                target, feature, llm, index=index, output_dir=output_dir, config=config, overwrite=overwrite
+            )
         states.append(state)
         if bar is not None:
             bar.update()
     if bar is not None:
         bar.close()
     return states
+
+
+def finished_run(folder: RunFolder) -> RunState | None:
+    """The finished run in ``folder`` (None when there is none, or it ended without a working LLM)."""
+    state = folder.load() if folder.finished else None
+    if state is None or not state.done or llm_failure(state) is not None:
+        return None
+    return state
 
 
 def load_run(path: str | Path) -> RunState:

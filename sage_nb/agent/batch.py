@@ -8,8 +8,10 @@ no two processes ever write the same feature's folder.
 Stopping and resuming: every run checkpoints after each step (:class:`~sage_nb.agent.results.RunFolder`), workers
 ignore Ctrl-C (the parent stops them) and exit by themselves as soon as the parent process dies, even by
 ``kill -9``. Running the same batch again skips finished features and resumes interrupted ones from their
-checkpoints. A feature whose run raises gets ``failure.json`` in its folder (the error and its traceback, secrets
-redacted) and the batch goes on; the next run of the batch retries it.
+checkpoints, both only when their folder's settings are this batch's (see :mod:`sage_nb.agent.results`): a feature
+whose folder holds a run made with other settings is ``refused`` (``BatchSpec(overwrite=True)`` replaces it). A
+feature whose run raises, or ends without a working LLM, gets ``failure.json`` in its folder (the error and its
+traceback, secrets redacted) and the batch goes on; the next run of the batch retries it.
 
 >>> spec = BatchSpec(sae="planted", agent_llm="openai:gpt-4o-mini")  # doctest: +SKIP
 >>> outcomes = run_batch(spec, "weekday,digit,month", "results", workers=2)  # doctest: +SKIP
@@ -20,7 +22,6 @@ main module), and factories in a spec must be importable (defined in a module, n
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -37,18 +38,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sage_nb.agent.loop import AgentConfig
-from sage_nb.agent.results import write_json
+from sage_nb.agent.results import FAILURE_FILE, read_failure, write_failure
+from sage_nb.agent.settings import SettingsMismatch
 from sage_nb.llm.base import LLMBackend
-from sage_nb.llm.errors import redact
+from sage_nb.llm.errors import LLMError, redact
 
 log = logging.getLogger(__name__)
 
-#: Written into a feature's folder when its run raised; removed when the feature is tried again.
-FAILURE_FILE = "failure.json"
+__all__ = ["FAILURE_FILE", "BatchSpec", "FeatureOutcome", "Status", "read_failure", "run_batch", "write_failure"]
 
-#: ``done``: explained by this batch; ``skipped``: finished before it; ``failed``: its run raised (see
-#: :data:`FAILURE_FILE`); ``not run``: every worker had stopped before it was taken.
-Status = Literal["done", "skipped", "failed", "not run"]
+#: ``done``: explained by this batch; ``skipped``: finished before it with the same settings; ``failed``: its run
+#: raised or ended without a working LLM (see :data:`FAILURE_FILE`); ``refused``: its folder holds a run made with
+#: other settings; ``not run``: every worker had stopped before it was taken.
+Status = Literal["done", "skipped", "failed", "refused", "not run"]
 
 #: Seconds the parent waits for a report before checking whether its workers are still alive.
 POLL_S = 0.2
@@ -71,6 +73,8 @@ class BatchSpec:
     contexts: int = 2000
     #: A picklable ``(target, features) -> feature index`` used instead of mining the default corpus.
     exemplars: Callable[[Any, list[int]], Any] | None = None
+    #: Replace a feature's run that was made with other settings (otherwise the feature is ``refused``).
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class FeatureOutcome:
 class _Report:
     """A message from a worker to the parent."""
 
-    kind: Literal["ready", "setup_failed", "started", "done", "skipped", "failed"]
+    kind: Literal["ready", "setup_failed", "started", "done", "skipped", "failed", "refused"]
     worker: int
     feature: int | None = None
     folder: str | None = None
@@ -140,15 +144,6 @@ def run_batch(
     return outcomes
 
 
-def read_failure(folder: str | Path) -> dict[str, Any] | None:
-    """The failure record in a feature's folder (``error``, ``traceback``, ``worker``, ``device``), or None."""
-    path = Path(folder) / FAILURE_FILE
-    if not path.exists():
-        return None
-    with path.open(encoding="utf-8") as f:
-        return json.load(f)
-
-
 # -- the parent ----------------------------------------------------------------------------------------------------
 def _collect(
     procs: list[Any], devices: Sequence[str], tasks: Any, reports: Any, progress: bool
@@ -177,7 +172,7 @@ def _collect(
                             bar = tqdm(total=len(order), desc="features", unit="feature")
                 elif report.kind == "started":
                     in_flight[report.worker] = (int(report.feature), str(report.folder))
-                else:  # done, skipped, failed
+                else:  # done, skipped, failed, refused
                     in_flight.pop(report.worker, None)
                     feature = int(report.feature)
                     outcomes[feature] = FeatureOutcome(
@@ -263,27 +258,35 @@ def _worker(
     """Load the target, LLM and exemplars, then explain features from ``tasks`` until a ``None`` arrives."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent stops us
     _exit_with_parent()
-    from sage_nb.agent.api import explain, feature_folder
+    from sage_nb.agent.api import explain, feature_folder, finished_run
+    from sage_nb.agent.settings import run_settings
 
     try:
         target, parsed, llm, index = _load(spec, features, device, exemplar_lock)
+        settings = run_settings(target, llm, spec.config, index=index)
     except Exception as err:
         reports.put(_Report("setup_failed", worker, error=_message(err), exception=_picklable(err)))
         return
     reports.put(_Report("ready", worker, features=parsed))
     while (feature := tasks.get()) is not None:
-        folder = feature_folder(output_dir, llm, target, feature)
-        if folder.finished:
+        folder = feature_folder(output_dir, llm, target, feature, settings)
+        try:
+            folder.check(overwrite=spec.overwrite)
+        except SettingsMismatch as err:
+            reports.put(_Report("refused", worker, feature, str(folder.path), error=str(err)))
+            continue
+        if finished_run(folder) is not None:
             reports.put(_Report("skipped", worker, feature, str(folder.path)))
             continue
         reports.put(_Report("started", worker, feature, str(folder.path)))
         (folder.path / FAILURE_FILE).unlink(missing_ok=True)
         try:
-            explain(target, feature, llm, index=index, output_dir=output_dir, config=spec.config)
+            explain(target, feature, llm, index=index, output_dir=output_dir, config=spec.config,
+                    overwrite=spec.overwrite)  # fmt: skip
         except Exception as err:
-            message = write_failure(
-                folder.path, feature, _message(err), worker=worker, device=device, traceback=traceback.format_exc()
-            )
+            outcome = "llm_unavailable" if isinstance(err, LLMError) else "error"
+            message = write_failure(folder.path, feature, _message(err), outcome=outcome, worker=worker,
+                                    device=device, traceback=traceback.format_exc())  # fmt: skip
             reports.put(_Report("failed", worker, feature, str(folder.path), error=message))
         else:
             reports.put(_Report("done", worker, feature, str(folder.path)))
@@ -321,16 +324,6 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def write_failure(folder: Path, feature: int, message: str, **context: Any) -> str:
-    """Write :data:`FAILURE_FILE` into ``folder`` (secrets redacted) and return the redacted message."""
-    message = redact(message)
-    record = {"feature": feature, "error": message, **context, "time": time.time()}
-    if "traceback" in record:
-        record["traceback"] = redact(str(record["traceback"]))
-    write_json(folder / FAILURE_FILE, record)
-    return message
 
 
 def _message(err: BaseException) -> str:

@@ -4,12 +4,21 @@ histogram of its activations. Saved to disk and reloaded; no feature ever needs 
 
 Per batch the pass costs one forward to the hooked layer, one SAE encode and a few ``topk``/``gather``
 calls over ``[candidates, n_features]`` tensors, so it runs at close to the speed of the bare forward.
+
+An index knows what it was mined from: ``meta["identity"]`` is the target's
+:class:`~sage_nb.data.identity.TargetIdentity` (model, hook, SAE; planted features carry their version), beside the
+corpus name and a digest of the mined contexts. :meth:`FeatureIndex.feature_data` refuses a target whose identity
+differs (:class:`IndexMismatch`), and the disk cache of :func:`load_or_mine` is keyed by that identity, so another
+SAE never reads this one's index. An index saved before identities were recorded holds only the labels; it is
+checked on those and used with a warning (``load_or_mine`` mines a new one, since its cache key changed).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import operator
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +27,17 @@ import torch
 from tqdm.auto import tqdm
 
 from sage_nb.config import cache_dir
+from sage_nb.data.identity import TargetIdentity, contexts_digest, target_identity
 from sage_nb.data.records import Exemplar, FeatureData
 
 #: Histogram bin edges (log-spaced) shared by all features, in activation units.
 HIST_EDGES = np.logspace(-3, 4, 71)
 #: Tokens shown before and after the peak in an exemplar window.
 WINDOW_BEFORE, WINDOW_AFTER = 24, 8
+
+
+class IndexMismatch(ValueError):
+    """An index mined from another target (model, hook or SAE) was given for this one."""
 
 
 def band_label(lo: float, hi: float, top: float) -> str:
@@ -45,7 +59,7 @@ class FeatureIndex:
     fire_counts: torch.Tensor  # [F] tokens with activation > 0
     hist_counts: torch.Tensor  # [F, bins]
     n_tokens: int  # tokens mined (BOS excluded)
-    meta: dict  # sae label, model, corpus name, hook
+    meta: dict  # identity (TargetIdentity as a dict), corpus name, contexts digest; sae/model/hook labels
 
     @property
     def d_sae(self) -> int:
@@ -71,9 +85,56 @@ class FeatureIndex:
             }
         ).rename_axis("feature")
 
-    def _check(self, feature: int) -> None:
-        if not isinstance(feature, int) or not 0 <= feature < self.d_sae:
+    def _check(self, feature: int) -> int:
+        """``feature`` as a plain int (NumPy integers too), or IndexError naming the valid range."""
+        try:
+            index = operator.index(feature) if not isinstance(feature, bool) else None
+        except TypeError:
+            index = None
+        if index is None or not 0 <= index < self.d_sae:
             raise IndexError(f"Unknown feature {feature!r}: this index covers features 0..{self.d_sae - 1}")
+        return index
+
+    @property
+    def target(self) -> TargetIdentity | None:
+        """The identity of the target this index was mined from (None for an index saved before it was recorded)."""
+        data = self.meta.get("identity")
+        return TargetIdentity.from_dict(data) if isinstance(data, dict) else None
+
+    def identity(self) -> dict:
+        """What a run's exemplars depend on besides the target: corpus, mined contexts and slots kept per feature."""
+        digest = self.meta.get("contexts_digest") or contexts_digest(np.ascontiguousarray(self.contexts))
+        return {
+            "corpus": self.meta.get("corpus"),
+            "contexts_digest": digest,
+            "top_k": int(self.top_values.shape[0]),
+            "samples": int(self.sample_values.shape[0]),
+        }
+
+    def check_target(self, target) -> None:
+        """Raise :class:`IndexMismatch` unless this index was mined from ``target`` (see the module docstring)."""
+        now = target_identity(target)
+        mined = self.target
+        if mined is not None:
+            if not mined.same_as(now):
+                raise IndexMismatch(
+                    f"this index was mined from {mined.describe()}, but the target is {now.describe()}: mine an "
+                    "index for this target (load_or_mine(target, contexts, corpus_name) or mine(target, contexts))"
+                )
+            return
+        legacy = {"model": now.model, "sae": now.sae, "hook": now.hook}
+        differ = [k for k, v in legacy.items() if k in self.meta and str(self.meta[k]) != v]
+        if differ:
+            was = ", ".join(f"{k} {self.meta[k]!r}" for k in differ)
+            raise IndexMismatch(
+                f"this index was mined with {was}, but the target is {now.describe()}: mine an index for this target "
+                "(load_or_mine(target, contexts, corpus_name))"
+            )
+        warnings.warn(
+            "this index was saved before indexes recorded the SAE's identity, so only its labels could be checked; "
+            "mine it again (load_or_mine) to record it",
+            stacklevel=3,
+        )
 
     def _window(self, ctx: int, acts: torch.Tensor, token_strings) -> Exemplar:
         peak = int(acts.float().argmax())
@@ -83,7 +144,7 @@ class FeatureIndex:
 
     def exemplars(self, feature: int, token_strings, k: int | None = None) -> list[Exemplar]:
         """Top contexts of ``feature`` as windows around their peak token, strongest first."""
-        self._check(feature)
+        feature = self._check(feature)
         vals = self.top_values[:, feature]
         n = int((vals > 0).sum()) if k is None else min(k, int((vals > 0).sum()))
         return [
@@ -92,7 +153,7 @@ class FeatureIndex:
 
     def quantile_samples(self, feature: int, token_strings, bands: int = 4) -> list[tuple[str, list[Exemplar]]]:
         """The sampled activating contexts split into ``bands`` bands by activation, weakest band first."""
-        self._check(feature)
+        feature = self._check(feature)
         vals = self.sample_values[:, feature]
         order = [int(i) for i in torch.argsort(vals) if vals[i] > 0]
         if not order:
@@ -115,7 +176,7 @@ class FeatureIndex:
 
     def histogram(self, feature: int) -> tuple[list[float], list[int]]:
         """Bin edges and counts of the feature's positive activations (empty outer bins trimmed)."""
-        self._check(feature)
+        feature = self._check(feature)
         counts = self.hist_counts[feature].tolist()
         nz = [i for i, c in enumerate(counts) if c]
         if not nz:
@@ -124,8 +185,12 @@ class FeatureIndex:
         return [float(e) for e in HIST_EDGES[lo : hi + 1]], counts[lo:hi]
 
     def feature_data(self, target, feature: int, k: int = 10) -> FeatureData:
-        """Everything the feature view needs for one feature (decoder-side tokens come from ``target``)."""
-        self._check(feature)
+        """Everything the feature view needs for one feature (decoder-side tokens come from ``target``).
+
+        Raises :class:`IndexMismatch` when the index was mined from another target.
+        """
+        feature = self._check(feature)
+        self.check_target(target)
         edges, counts = self.histogram(feature)
         promoted, suppressed = target.top_output_tokens(feature)
         return FeatureData(
@@ -251,14 +316,24 @@ def mine(
         fire_counts=fires,
         hist_counts=hist.view(F, -1),
         n_tokens=n_tokens,
-        meta={"sae": target.sae_source.label, "model": target.model_name, "hook": target.hook.name},
+        meta=mined_meta(target, contexts),
     )
 
 
+def mined_meta(target, contexts: np.ndarray, corpus_name: str | None = None) -> dict:
+    """What an index records about its origin (see the module docstring)."""
+    identity = target_identity(target)
+    meta = {"identity": identity.to_dict(), "sae": identity.sae, "model": identity.model, "hook": identity.hook,
+            "contexts_digest": contexts_digest(np.ascontiguousarray(contexts))}  # fmt: skip
+    if corpus_name is not None:
+        meta["corpus"] = corpus_name
+    return meta
+
+
 def index_path(target, corpus_name: str, contexts: np.ndarray) -> Path:
-    """Where the cached index for this target and these contexts lives."""
+    """Where the cached index for this target and these contexts lives (keyed by the target's full identity)."""
     digest = hashlib.sha256(contexts.tobytes()).hexdigest()[:12]
-    key = json.dumps([target.model_name, target.sae_source.label, target.hook.name, corpus_name, digest])
+    key = json.dumps([target_identity(target).key(), corpus_name, digest], sort_keys=True)
     return cache_dir() / "indexes" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
 
 
