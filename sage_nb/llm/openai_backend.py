@@ -38,6 +38,11 @@ Transient failures (timeouts, refused or dropped connections, HTTP 408/409/425/4
 :class:`~sage_nb.llm.retry.RetryPolicy`, then raise :class:`~sage_nb.llm.errors.LLMUnavailable`; other HTTP errors
 raise :class:`~sage_nb.llm.errors.LLMRequestError`. An answer that is not a chat completion (broken JSON, an HTML
 error page with status 200, missing choices) becomes an ``ok=False`` result with ``error_kind="malformed_response"``.
+
+Hangs are bounded: before its first call a backend checks that anything answers at its URL (``GET /models``; any
+HTTP answer will do) within a few seconds (:meth:`OpenAIBackend.check_reachable`), so a server that is down, or
+accepts connections and never answers, is reported at once, naming the URL. After that, connecting, each attempt
+and the whole call are bounded by the :class:`~sage_nb.llm.retry.RetryPolicy`, and a call that waits long says so.
 """
 
 from __future__ import annotations
@@ -45,7 +50,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -61,9 +68,9 @@ from sage_nb.llm.base import (
     clean_text,
     with_schema_instruction,
 )
-from sage_nb.llm.errors import LLMRequestError, redact, register_secret
+from sage_nb.llm.errors import LLMRequestError, LLMUnavailable, redact, register_secret
 from sage_nb.llm.parsing import json_schema
-from sage_nb.llm.retry import RetryPolicy, Transient, call_with_retry
+from sage_nb.llm.retry import RetryPolicy, Transient, call_with_retry, waiting_notes
 from sage_nb.llm.usage import Usage, UsageTracker
 
 STRUCTURED_MODES = ("json_schema", "json_object", "none")
@@ -90,6 +97,37 @@ def _classify(err: BaseException) -> Transient | None:
         status = err.status_code
         if status in _RETRY_STATUS or status >= 500:
             return Transient(f"HTTP {status}", _retry_after(err.response.headers.get("retry-after")))
+    return None
+
+
+#: Seconds a server has to answer the reachability check (at most the policy's ``timeout_s``).
+REACHABLE_TIMEOUT_S = 8.0
+#: Tries of the reachability check when the connection is refused (a server restarting): 3 tries within ~2 s.
+_REACHABLE_RETRY = RetryPolicy(max_attempts=3, initial_delay_s=0.5, max_delay_s=1.0, jitter=0.0)
+
+
+def check_base_url(url: str) -> str:
+    """``url`` when it reads as a server URL (``http(s)://HOST[:PORT]/...``); ValueError naming the fix otherwise."""
+    text = url.strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{url!r} is not a server URL: expected http(s)://HOST[:PORT]/v1, e.g. "
+            "'openai-compatible:MODEL@http://127.0.0.1:8000/v1'"
+        )
+    return text
+
+
+def _reachable_classify(err: BaseException) -> Transient | None:
+    """A refused or dropped connection is worth another try; a timeout already waited long enough."""
+    if isinstance(err, openai.APIConnectionError) and not isinstance(err, openai.APITimeoutError):
+        cause = err.__cause__ or err.__context__
+        return Transient(f"connection error ({type(cause).__name__ if cause else 'no detail'})")
     return None
 
 
@@ -211,6 +249,7 @@ class OpenAIBackend(LLMBackend):
         if structured != "auto" and structured not in STRUCTURED_MODES:
             raise ValueError(f"structured must be 'auto' or one of {STRUCTURED_MODES}, got {structured!r}")
         official = base_url is None
+        base_url = check_base_url(base_url) if base_url is not None else None
         self.name = name or ("openai" if official else "openai-compatible")
         self.base_url = base_url
         self.api_key_env = api_key_env or (OPENAI_KEY_ENV if official else COMPATIBLE_KEY_ENV)
@@ -219,9 +258,14 @@ class OpenAIBackend(LLMBackend):
             if official if require_key is None else require_key:
                 raise LLMRequestError(f"{self.name} needs an API key in the environment variable {self.api_key_env}")
             key = NO_KEY
-        register_secret(key)
+        if key != NO_KEY:  # the placeholder is no secret (and "not-needed" is a phrase replies may hold)
+            register_secret(key)
         self.retry = retry or RetryPolicy()
-        self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=self.retry.timeout_s, max_retries=0)
+        timeout = openai.Timeout(self.retry.timeout_s, connect=min(self.retry.connect_timeout_s, self.retry.timeout_s))
+        self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+        self.url = str(self._client.base_url).rstrip("/")
+        self._reachable = False
+        self._reachable_lock = threading.Lock()
         self._ladder = list(STRUCTURED_MODES) if structured == "auto" else [structured]
         self._mode_index = 0
         # None: describe the schema in the prompt unless OpenAI itself enforces it (json_schema mode).
@@ -239,6 +283,55 @@ class OpenAIBackend(LLMBackend):
             f"OpenAIBackend(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r}, "
             f"structured={self.structured!r}, key_from={self.api_key_env!r})"
         )
+
+    def check_reachable(self) -> None:
+        """Raise :class:`~sage_nb.llm.errors.LLMUnavailable` naming the URL when nothing answers there: the
+        connection is refused, or accepted with no answer to ``GET /models`` within :data:`REACHABLE_TIMEOUT_S`.
+        Any HTTP answer counts, an error status too. Checked once, before the first call; callers may check early
+        (``sage-nb`` does, before loading and mining)."""
+        if self._reachable:
+            return
+        with self._reachable_lock:
+            if self._reachable:
+                return
+            seconds = min(REACHABLE_TIMEOUT_S, self.retry.timeout_s)
+            timeout = openai.Timeout(seconds, connect=min(self.retry.connect_timeout_s, seconds))
+            client = self._client.with_options(timeout=timeout, max_retries=0)
+
+            def ask() -> None:
+                try:
+                    client.models.with_raw_response.list()
+                except openai.APIStatusError:
+                    pass  # an answer, if not a happy one
+
+            try:
+                call_with_retry(ask, _REACHABLE_RETRY, _reachable_classify, what=f"connecting to {self.url}",
+                                sleep=self._sleep)  # fmt: skip
+            except openai.APITimeoutError:
+                raise LLMUnavailable(
+                    f"the {self.name} server at {self.url} did not answer within {seconds:g} s (it is unreachable, or "
+                    "accepts connections and never answers): restart it, or fix the URL in the LLM spec"
+                ) from None
+            except LLMUnavailable as err:
+                raise LLMUnavailable(
+                    f"nothing answers at {self.url} ({err}): start the {self.name} server, or fix the URL in the "
+                    "LLM spec"
+                ) from None
+            except openai.OpenAIError:
+                pass  # something answered, in a way the client could not read: the calls will say more
+            self._reachable = True
+
+    def _execute(self, request: LLMRequest[Any]) -> Any:
+        """The base class's call, once the server is known to answer, with notes while it waits; an
+        :class:`~sage_nb.llm.errors.LLMUnavailable` names the URL."""
+        self.check_reachable()
+        with waiting_notes(f"the LLM at {self.url} ({self.model}, {request.role})"):
+            try:
+                return super()._execute(request)
+            except LLMUnavailable as err:
+                if self.url in str(err):
+                    raise
+                raise LLMUnavailable(f"{err} (server: {self.url})") from None
 
     @property
     def structured(self) -> str:

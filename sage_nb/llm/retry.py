@@ -1,11 +1,18 @@
-"""Bounded retries with exponential backoff and jitter: the single place that holds the retry defaults."""
+"""Bounded retries with exponential backoff and jitter: the single place that holds the retry and timeout defaults.
+
+A call is bounded three ways: connecting takes at most ``connect_timeout_s``, one attempt at most ``timeout_s``, and
+no retry starts once the call has spent ``budget_s`` (all attempts and waits together). While a call waits, notes
+say so every so often (:func:`waiting_notes`, logged at INFO; ``sage-nb`` prints them).
+"""
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -21,7 +28,11 @@ class RetryPolicy:
 
     Attempt ``n`` (1-based) that fails waits ``min(max_delay_s, initial_delay_s * multiplier**(n-1))``, reduced by a
     random fraction up to ``jitter``, or the server's ``Retry-After`` when that is shorter than ``max_delay_s``.
-    ``timeout_s`` bounds each HTTP attempt.
+    ``timeout_s`` bounds each HTTP attempt (generation included), ``connect_timeout_s`` its connecting, and
+    ``budget_s`` the whole call: no retry starts once the attempts and waits so far, plus the wait, reach it (None:
+    no budget). A server that never answers at all is found before the first call (see
+    :meth:`~sage_nb.llm.openai_backend.OpenAIBackend.check_reachable`), so these bound a server that answers but
+    then stalls.
     """
 
     max_attempts: int = 5
@@ -30,12 +41,16 @@ class RetryPolicy:
     max_delay_s: float = 30.0
     jitter: float = 0.25
     timeout_s: float = 120.0
+    connect_timeout_s: float = 5.0
+    budget_s: float | None = 240.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if not 0.0 <= self.jitter <= 1.0:
             raise ValueError("jitter must be within [0, 1]")
+        if self.timeout_s <= 0 or self.connect_timeout_s <= 0 or (self.budget_s is not None and self.budget_s <= 0):
+            raise ValueError("timeouts and the budget must be positive")
 
     def delay(self, attempt: int, rng: random.Random | None = None, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based)."""
@@ -46,7 +61,9 @@ class RetryPolicy:
 
 
 #: Quick policy for tests and interactive checks: 3 attempts, a few milliseconds apart, 5 s per attempt.
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_delay_s=0.01, max_delay_s=0.05, timeout_s=5.0)
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_delay_s=0.01, max_delay_s=0.05, timeout_s=5.0, connect_timeout_s=2.0)
+#: Seconds before the first note that a call is still waiting, and between the later ones.
+NOTE_AFTER_S, NOTE_EVERY_S = 10.0, 30.0
 
 
 @dataclass(frozen=True)
@@ -68,10 +85,13 @@ def call_with_retry(
 ) -> R:
     """Call ``fn`` until it succeeds, retrying failures that ``classify`` calls transient.
 
-    Non-transient exceptions propagate at once. After ``policy.max_attempts`` transient failures raise
-    :class:`LLMUnavailable` naming ``what`` and the last reason (redacted).
+    Non-transient exceptions propagate at once. After ``policy.max_attempts`` transient failures, or once the next
+    wait would take the call past ``policy.budget_s``, raise :class:`LLMUnavailable` naming ``what`` and the last
+    reason (redacted).
     """
     reason = ""
+    start = time.monotonic()
+    attempt = 0
     for attempt in range(1, policy.max_attempts + 1):
         try:
             return fn()
@@ -83,6 +103,10 @@ def call_with_retry(
             if attempt == policy.max_attempts:
                 break
             wait = policy.delay(attempt, rng, transient.retry_after)
+            spent = time.monotonic() - start
+            if policy.budget_s is not None and spent + wait >= policy.budget_s:
+                reason += f" (no retry left in the call's budget of {policy.budget_s:g} s, {spent:.0f} s spent)"
+                break
             log.warning(
                 "%s failed (%s); retry %d/%d in %.2f s",
                 what,
@@ -92,4 +116,25 @@ def call_with_retry(
                 wait,
             )
             sleep(wait)
-    raise LLMUnavailable(f"{what} failed {policy.max_attempts} times; last error: {reason}")
+    times = "once" if attempt == 1 else f"{attempt} times"
+    raise LLMUnavailable(f"{what} failed {times}; last error: {reason}")
+
+
+@contextmanager
+def waiting_notes(what: str, after_s: float = NOTE_AFTER_S, every_s: float = NOTE_EVERY_S) -> Iterator[None]:
+    """Log (INFO) that the program is still waiting on ``what`` after ``after_s`` seconds, then every ``every_s``."""
+    done = threading.Event()
+    start = time.monotonic()
+
+    def note() -> None:
+        wait = after_s
+        while not done.wait(wait):
+            log.info("still waiting on %s after %.0f s", what, time.monotonic() - start)
+            wait = every_s
+
+    thread = threading.Thread(target=note, name="llm-waiting-notes", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
