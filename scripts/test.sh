@@ -3,9 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/install_browser.sh
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-export SAGE_NB_BROWSER_REQUIRED=1  # setup.sh installed chromium and playwright: the browser tests must not skip
+export SAGE_NB_BROWSER_REQUIRED=1  # install_browser.sh installed chromium: the browser tests must not skip
 python -m pytest -q "$@"
 python -m pytest -q -m "slow and not local_agent" "$@"
 python -m pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider tutorials/ notebooks/

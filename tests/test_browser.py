@@ -45,9 +45,9 @@ pytestmark = pytest.mark.slow
 
 def _skip_or_fail(reason: str) -> None:
     """Skip when the browser tools are missing, but fail where they must be there: under ``scripts/test.sh`` (it
-    runs scripts/setup.sh, which installs both, and sets ``$SAGE_NB_BROWSER_REQUIRED``) or CI (``$CI``)."""
+    runs scripts/install_browser.sh, which installs chromium, and sets ``$SAGE_NB_BROWSER_REQUIRED``) or CI (``$CI``)."""
     if os.environ.get("SAGE_NB_BROWSER_REQUIRED") or os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run the browser tests: see scripts/setup.sh)")
+        pytest.fail(f"{reason} (CI must run the browser tests: run scripts/install_browser.sh)")
     pytest.skip(reason)
 
 

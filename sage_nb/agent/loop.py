@@ -89,24 +89,20 @@ class AgentConfig:
             raise ValueError("designer='random' needs random_texts, e.g. default_corpus().sentences(500)")
 
     def samples_for(self, llm: LLMBackend) -> int:
-        """Explainer samples for ``llm``: the setting, or more for a local (small) model."""
+        """Explainer samples for ``llm``: the setting, or more when the explainer's model is a small one."""
         if self.explainer_samples is not None:
             return max(1, self.explainer_samples)
-        if not small_model(llm):
+        if llm.size_for("explainer") != "small":
             return 1
         return SMALL_MODEL_SAMPLES - 1 if self.computed_for(llm) else SMALL_MODEL_SAMPLES  # H1 fills one slot
 
     def computed_for(self, llm: LLMBackend) -> bool:
-        """Whether H1 opens with the computed sentence for ``llm``: the setting, or (when None) for the small local
-        model whenever the evidence is used (it names token-level features the local model's claims miss)."""
+        """Whether H1 opens with the computed sentence for ``llm``: the setting, or (when None) whenever the evidence
+        is used and the explainer is an embedded model (small or capable: from raw exemplars both drift to topics,
+        while the computed sentence names token-level features exactly)."""
         if self.computed_hypothesis is not None:
             return self.computed_hypothesis
-        return small_model(llm) and self.use_evidence
-
-
-def small_model(llm: LLMBackend) -> bool:
-    """Whether ``llm`` is the small local model, or a replay of its recorded calls (so a replay runs the same)."""
-    return llm.name.removeprefix("replay:") == "local"
+        return self.use_evidence and llm.size_for("explainer") is not None
 
 
 def measurements(

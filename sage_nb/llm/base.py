@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from sage_nb.llm.embedded import ModelSize, model_size
 from sage_nb.llm.errors import LLMUnavailable
 from sage_nb.llm.parsing import Parsed, json_schema, parse_reply, repair_message, schema_instruction
 from sage_nb.llm.usage import Usage, UsageTracker
@@ -43,6 +44,18 @@ class TokenLogprob:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TokenLogprob:
         return cls(str(data["token"]), float(data["logprob"]), tuple((str(t), float(lp)) for t, lp in data["top"]))
+
+
+def logprobs_from_choice(choice: Mapping[str, Any]) -> list[TokenLogprob] | None:
+    """The token logprobs of an OpenAI-style chat completion choice (``choice["logprobs"]["content"]``), or None."""
+    block = choice.get("logprobs")
+    if not isinstance(block, Mapping) or not isinstance(block.get("content"), list):
+        return None
+    out = []
+    for item in block["content"]:
+        top = tuple((str(t["token"]), float(t["logprob"])) for t in item.get("top_logprobs") or [])
+        out.append(TokenLogprob(str(item["token"]), float(item["logprob"]), top))
+    return out
 
 
 def clean_text(text: str) -> str:
@@ -175,6 +188,8 @@ class LLMBackend(ABC):
     repair_turns: int = 1
     #: Whether the schema is also described in the prompt (needed unless the server enforces it).
     schema_in_prompt: bool = True
+    #: Size class of the model when known ("small" / "capable"); None: looked up by model name.
+    size: ModelSize | None = None
 
     def __init__(
         self,
@@ -192,6 +207,22 @@ class LLMBackend(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, model={self.model!r})"
+
+    # ----- roles -----
+
+    def backend_for(self, role: str) -> LLMBackend:
+        """The backend that answers ``role``'s calls (itself; a :class:`~sage_nb.llm.roles.RoleRouter` differs)."""
+        return self
+
+    def size_for(self, role: str) -> ModelSize | None:
+        """The size class of the model answering ``role`` ("small", "capable"), or None when it is not an embedded
+        model. The agent gives a small model more help (see :class:`~sage_nb.agent.loop.AgentConfig`)."""
+        backend = self.backend_for(role)
+        return backend.size or model_size(backend.model)
+
+    def identity(self) -> dict[str, str]:
+        """Backend and model per role, for a run's identity; one entry ``"*"`` when every role uses this backend."""
+        return {"*": f"{self.name}:{self.model}"}
 
     # ----- public API -----
 

@@ -19,8 +19,11 @@ Gemini (``gemini:MODEL``)       https://generativelanguage.googleapis.com/v1beta
 ==============================  ========================================================  =============================
 
 Structured output: ``structured="json_schema"`` sends the role's schema as a (strict) ``json_schema``
-``response_format``; ``"json_object"`` asks for JSON mode; ``"none"`` sends neither. ``"auto"`` (the default) starts
-with ``json_schema`` and steps down once per HTTP 400/422 that mentions the response format or schema. Whatever the
+``response_format``; ``"json_object_schema"`` sends ``{"type": "json_object", "schema": ...}`` (the form llama.cpp's
+Python server, ``sage-nb serve-llm``, constrains by); ``"json_object"`` asks for JSON mode; ``"none"`` sends neither.
+``"auto"`` (the default) starts with ``json_schema`` and steps down once per HTTP 400/422 that mentions the response
+format or schema, or per HTTP 500 that rejects ``response_format`` (what that server answers to ``json_schema``;
+checked in tests/llm/test_llamacpp_server.py). Whatever the
 mode, the reply is validated with pydantic; a failure gets one repair turn that shows the error, then an
 ``ok=False`` result. Unless OpenAI itself enforces the schema, it is also described in the system message
 (``schema_in_prompt=None``; True/False force it), because servers differ: vLLM, llama.cpp, LM Studio, Ollama and
@@ -64,16 +67,17 @@ from sage_nb.llm.base import (
     LLMRequest,
     Message,
     Reply,
-    TokenLogprob,
     clean_text,
+    logprobs_from_choice,
     with_schema_instruction,
 )
 from sage_nb.llm.errors import LLMRequestError, LLMUnavailable, redact, register_secret
+from sage_nb.llm.llamacpp_backend import grammar_schema
 from sage_nb.llm.parsing import json_schema
 from sage_nb.llm.retry import RetryPolicy, Transient, call_with_retry, waiting_notes
 from sage_nb.llm.usage import Usage, UsageTracker
 
-STRUCTURED_MODES = ("json_schema", "json_object", "none")
+STRUCTURED_MODES = ("json_schema", "json_object_schema", "json_object", "none")
 #: Key variable for OpenAI itself.
 OPENAI_KEY_ENV = "OPENAI_API_KEY"
 #: Key variable for other servers (never OPENAI_API_KEY, so that an OpenAI key does not travel to them).
@@ -86,6 +90,17 @@ _FIXED_TEMPERATURE_PREFIXES = ("gpt-5", "o1", "o3", "o4")
 _MAX_RAW_CHARS = 4000
 
 
+def format_rejected(status: int, detail: str) -> bool:
+    """Whether an HTTP error rejects the request's ``response_format``. Besides 400/422 that mention it, llama.cpp's
+    server (llama-cpp-python) answers OpenAI's ``json_schema`` with HTTP 500 and a pydantic ``literal_error`` about
+    ``response_format.type`` (it accepts only "text" and "json_object"): that 500 is not transient."""
+    text = detail.lower()
+    about_format = any(w in text for w in ("response_format", "json", "schema", "format"))
+    if status in (400, 422):
+        return about_format
+    return status == 500 and "response_format" in text and ("literal_error" in text or "json_object" in text)
+
+
 def _classify(err: BaseException) -> Transient | None:
     """Which client errors are worth retrying."""
     if isinstance(err, openai.APITimeoutError):
@@ -95,6 +110,8 @@ def _classify(err: BaseException) -> Transient | None:
         return Transient(f"connection error ({type(cause).__name__ if cause else 'no detail'})")
     if isinstance(err, openai.APIStatusError):
         status = err.status_code
+        if format_rejected(status, str(err)):
+            return None  # retrying the same response_format cannot help: the caller steps down
         if status in _RETRY_STATUS or status >= 500:
             return Transient(f"HTTP {status}", _retry_after(err.response.headers.get("retry-after")))
     return None
@@ -152,17 +169,6 @@ def _usage(body: Mapping[str, Any]) -> Usage:
     return Usage(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")), _count(cached))
 
 
-def _logprobs(choice: Mapping[str, Any]) -> list[TokenLogprob] | None:
-    block = choice.get("logprobs")
-    if not isinstance(block, Mapping) or not isinstance(block.get("content"), list):
-        return None
-    out = []
-    for item in block["content"]:
-        top = tuple((str(t["token"]), float(t["logprob"])) for t in item.get("top_logprobs") or [])
-        out.append(TokenLogprob(str(item["token"]), float(item["logprob"]), top))
-    return out
-
-
 def _content_text(message: Mapping[str, Any]) -> tuple[str, list[str]]:
     content = message.get("content")
     if isinstance(content, str):
@@ -193,7 +199,7 @@ def reply_from_body(body_text: str, want_logprobs: bool) -> Reply:
         usage = _usage(body)
         if not isinstance(body.get("usage"), Mapping):
             notes.append("the server reported no token usage")
-        logprobs = _logprobs(choice)
+        logprobs = logprobs_from_choice(choice)
         if want_logprobs and logprobs is None:
             notes.append("logprobs were requested but the server returned none")
         finish = choice.get("finish_reason")
@@ -347,6 +353,8 @@ class OpenAIBackend(LLMBackend):
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages}
         if mode == "json_schema":
             kwargs["response_format"] = strict_response_format(request.schema)
+        elif mode == "json_object_schema":  # llama.cpp's server: JSON mode constrained by a schema grammar
+            kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema(json_schema(request.schema))}
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
         if request.temperature is not None and not self._fixed_temperature:
@@ -388,8 +396,7 @@ class OpenAIBackend(LLMBackend):
                 )
             except openai.APIStatusError as err:
                 status, detail = err.status_code, redact(str(err))[:500]
-                about_format = any(w in detail.lower() for w in ("response_format", "json", "schema", "format"))
-                if status in (400, 422) and mode != "none" and about_format and self._step_down(mode):
+                if mode != "none" and format_rejected(status, str(err)) and self._step_down(mode):
                     continue
                 raise LLMRequestError(
                     f"{self.name} rejected the request to {self.model} (HTTP {status}): {detail}"

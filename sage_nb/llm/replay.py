@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult, Message, Reply, TokenLogprob
+from sage_nb.llm.embedded import ModelSize, model_size
 from sage_nb.llm.errors import ReplayMissing, redact
 from sage_nb.llm.parsing import Parsed, json_schema, parse_reply
 from sage_nb.llm.usage import Usage, UsageTracker
@@ -122,6 +123,19 @@ class ReplayBackend(LLMBackend):
         self.original_backend = originals[0] if len(originals) == 1 else "+".join(originals)
         super().__init__(models[0] if len(models) == 1 else "+".join(models), tracker=tracker, max_workers=max_workers)
         self.name = f"replay:{self.original_backend}"
+        #: The recorded backend and model of each role (a per-role run records several).
+        self.recorded_roles: dict[str, tuple[str, str]] = {}
+        for record in records:
+            self.recorded_roles.setdefault(str(record.get("role")), (record["backend"], record["model"]))
+
+    def size_for(self, role: str) -> ModelSize | None:
+        """The size class of the model that answered ``role`` in the recording (so a replay runs as the original)."""
+        backend, model = self.recorded_roles.get(role, (self.original_backend, self.model))
+        return model_size(model)
+
+    def identity(self) -> dict[str, str]:
+        roles = {role: f"{self.name}:{model}" for role, (_, model) in sorted(self.recorded_roles.items())}
+        return roles if len(set(roles.values())) > 1 else {"*": f"{self.name}:{self.model}"}
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_key.values())

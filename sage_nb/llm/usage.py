@@ -71,7 +71,7 @@ DEFAULT_PRICES: dict[str, Price] = {
 }
 
 #: Backends whose calls cost nothing whatever the model name.
-FREE_BACKENDS = frozenset({"local"})
+FREE_BACKENDS = frozenset({"local", "llamacpp"})
 
 
 def find_price(model: str, prices: Mapping[str, Price]) -> Price | None:

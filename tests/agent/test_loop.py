@@ -508,21 +508,21 @@ def test_a_description_rests_on_a_computed_hypothesis_only_by_naming_its_tokens_
 
 
 @pytest.mark.parametrize(
-    ("name", "settings", "opened", "samples"),
+    ("model", "settings", "opened", "samples"),
     [
-        ("local", {}, True, SMALL_MODEL_SAMPLES - 1),  # the small local model: H1 computed, one sample fewer
-        ("local", {"use_evidence": False}, False, SMALL_MODEL_SAMPLES),  # no evidence, no sentence computed from it
-        ("local", {"computed_hypothesis": False}, False, SMALL_MODEL_SAMPLES),
-        ("scripted", {}, False, 1),  # any other backend: every hypothesis from the LLM
+        ("smollm2-135m", {}, True, SMALL_MODEL_SAMPLES - 1),  # the small embedded model: H1 computed, one sample fewer
+        ("smollm2-135m", {"use_evidence": False}, False, SMALL_MODEL_SAMPLES),  # no evidence, no computed sentence
+        ("smollm2-135m", {"computed_hypothesis": False}, False, SMALL_MODEL_SAMPLES),
+        ("qwen2.5-coder-1.5b", {}, True, 1),  # the capable embedded model: H1 computed, one explainer call
+        ("scripted", {}, False, 1),  # any other model: every hypothesis from the LLM
         ("scripted", {"computed_hypothesis": True}, True, 1),
     ],
 )
-def test_the_computed_hypothesis_is_on_by_default_for_the_local_backend_only(
-    planted, weekday, name, settings, opened, samples
+def test_the_computed_hypothesis_is_on_by_default_for_embedded_models_only(
+    planted, weekday, model, settings, opened, samples
 ):
     _, fd = weekday
-    llm = ScriptedLLM(computed_aware)
-    llm.name = name
+    llm = ScriptedLLM(computed_aware, model=model)
     config = AgentConfig(bounds=Bounds(hypotheses=2), **settings)
     assert (config.computed_for(llm), config.samples_for(llm)) == (opened, samples)
     state = SageLoop(planted, fd, llm, config).run()
@@ -532,7 +532,7 @@ def test_the_computed_hypothesis_is_on_by_default_for_the_local_backend_only(
 
 
 def test_a_replay_of_the_local_model_runs_with_its_defaults():
-    llm = ScriptedLLM(computed_aware)
+    llm = ScriptedLLM(computed_aware, model="smollm2-135m-instruct")  # the transformers engine's name for it
     llm.name = "replay:local"
     config = AgentConfig()
     assert config.computed_for(llm) and config.samples_for(llm) == SMALL_MODEL_SAMPLES - 1

@@ -90,3 +90,14 @@ def transformers_serve(served_model_dir, tmp_path_factory):
     server = TransformersServe(served_model_dir, tmp_path_factory.mktemp("serve") / "serve.log").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def llamacpp_llm():
+    """The embedded SmolLM2 under llama.cpp, one thread (the machine's 2 cores are shared)."""
+    pytest.importorskip("llama_cpp", reason="the llama.cpp engine is not installed (scripts/setup.sh installs it)")
+    from sage_nb.llm.llamacpp_backend import LlamaCppBackend
+
+    backend = LlamaCppBackend("smollm2-135m", n_threads=1, n_ctx=4096)
+    yield backend
+    backend.close()

@@ -9,11 +9,21 @@ from sage_nb.llm.local_backend import DEFAULT_LOCAL_MODEL, LocalBackend
 from sage_nb.llm.openai_backend import OpenAIBackend
 
 
-def test_local_specs_build_lazily():
-    llm = make_llm("local")
+def test_transformers_specs_build_lazily():
+    llm = make_llm("transformers:smollm2-135m-instruct")
     assert isinstance(llm, LocalBackend) and llm.name == "local" and llm.model == DEFAULT_LOCAL_MODEL
     assert llm._compiler is None  # nothing loaded before the first call
-    assert make_llm("local:some/other-model").model == "some/other-model"
+    assert make_llm("local:some/other-model").model == "some/other-model"  # a Hub id or folder: transformers
+
+
+def test_local_runs_under_transformers_with_a_warning_when_llama_cpp_is_missing(monkeypatch, caplog):
+    import sage_nb.llm.factory as factory
+
+    monkeypatch.setattr(factory, "llama_cpp_available", lambda: False)
+    with caplog.at_level("WARNING"):
+        llm = make_llm("local")
+    assert isinstance(llm, LocalBackend) and llm.model == DEFAULT_LOCAL_MODEL
+    assert "llama.cpp is not installed" in caplog.text and "llama-cpp-python==0.3.36" in caplog.text
 
 
 def test_openai_spec(monkeypatch):
@@ -69,5 +79,5 @@ def test_bad_specs_are_rejected(spec):
 
 def test_a_shared_tracker_collects_from_several_backends():
     tracker = UsageTracker()
-    assert make_llm("local", tracker=tracker).tracker is tracker
+    assert make_llm("transformers:smollm2-135m-instruct", tracker=tracker).tracker is tracker
     assert make_llm("openai-compatible:m@http://127.0.0.1:1/v1", tracker=tracker).tracker is tracker

@@ -69,7 +69,7 @@ def test_running_out_of_tokens_is_a_recorded_truncation(local_llm):
 
 def test_local_calls_record_and_replay(local_llm, tmp_path):
     path = tmp_path / "local.jsonl"
-    llm = make_llm("local", record=path, model=local_llm._model, tokenizer=local_llm._tok)
+    llm = make_llm("transformers:smollm2-135m-instruct", record=path, model=local_llm._model, tokenizer=local_llm._tok)
     original = llm.complete(role_prompt("simulation", 5), SimulationReply, role="simulation", feature="f5", logprobs=2)
     replay = make_llm(f"replay:{path}")
     again = replay.complete(role_prompt("simulation", 5), SimulationReply, role="simulation", feature="f5", logprobs=2)

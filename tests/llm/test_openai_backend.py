@@ -208,16 +208,38 @@ def test_client_errors_raise_request_error_without_retry(remote, fault_server):
 def test_auto_mode_steps_down_when_the_response_format_is_rejected(remote, fault_server):
     fault_server.push(
         status(400, "response_format json_schema is not supported"),
+        status(400, "response_format schema is not supported"),
         status(400, "response_format json_object is not supported"),
     )
     result = remote.complete("q", Answer, role="r")
     assert result.ok
     formats = [r["body"].get("response_format", {}).get("type") for r in fault_server.requests]
-    assert formats == ["json_schema", "json_object", None]
+    assert formats == ["json_schema", "json_object", "json_object", None]
+    assert "schema" in fault_server.requests[1]["body"]["response_format"]
+    assert "schema" not in fault_server.requests[2]["body"]["response_format"]
     assert remote.structured == "none" and "structured output mode: none" in result.notes
     assert "JSON schema" in fault_server.requests[-1]["body"]["messages"][0]["content"]
     remote.complete("q", Answer, role="r")
     assert "response_format" not in fault_server.requests[-1]["body"]  # the choice is remembered
+
+
+def test_a_500_rejecting_the_response_format_steps_down_without_retrying(remote, fault_server):
+    # llama-cpp-python's server answers OpenAI's json_schema format so (its request model allows text/json_object)
+    body = (
+        "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+        "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}]"
+    )
+    fault_server.push(status(500, body))
+    result = remote.complete("q", Answer, role="r")
+    assert result.ok and remote.structured == "json_object_schema"
+    assert len(fault_server.requests) == 2  # no retry of the rejected format
+    assert fault_server.requests[1]["body"]["response_format"]["schema"]["properties"]["answer"]
+
+
+def test_a_plain_500_is_still_retried(remote, fault_server):
+    fault_server.push(status(500, "internal error"))
+    assert remote.complete("q", Answer, role="r").ok
+    assert remote.structured == "json_schema" and len(fault_server.requests) == 2
 
 
 def test_a_400_about_something_else_does_not_step_down(remote, fault_server):
