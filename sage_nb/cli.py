@@ -1,15 +1,35 @@
-"""The ``sage-nb`` command line. Each subcommand is a thin shell over the package's functions."""
+"""The ``sage-nb`` command line. Each subcommand is a thin shell over the package's functions.
+
+Help and argument errors answer without importing torch (every heavy import happens inside a command), and options
+are checked before anything slow starts. Exit codes: 0 done; 1 a feature's run failed (``failure.json`` in its
+folder, and the same command tries it again); 2 a bad option, input or setup, said in one line that names the
+fix; 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from sage_nb.config import DEFAULT_MODEL, DEFAULT_SAE
-from sage_nb.specs import load_explain_target, make_agent_llm, mine_exemplars, stored_exemplars
+from sage_nb.specs import (
+    check_device,
+    check_llm,
+    device_form,
+    load_explain_target,
+    make_agent_llm,
+    mine_exemplars,
+    read_explanations,
+    stored_exemplars,
+)
+
+#: Set to 1 to see the traceback of an unexpected error instead of its one-line summary.
+TRACEBACK_ENV = "SAGE_NB_TRACEBACK"
 
 
 def _add_target_args(p: argparse.ArgumentParser, planted: bool = False) -> None:
@@ -23,12 +43,13 @@ def _add_target_args(p: argparse.ArgumentParser, planted: bool = False) -> None:
     p.add_argument(
         "--target_llm", default=None, help="model name/path (default: the SAE's metadata, else the embedded one)"
     )
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    p.add_argument("--device", default="cpu", type=device_form, help="cpu, cuda, cuda:1, mps")
 
 
 def _quickstart(args: argparse.Namespace) -> int:
     from sage_nb.quickstart import run_quickstart
 
+    check_device(args.device)
     run_quickstart(
         sae=args.sae_path,
         model=args.target_llm,
@@ -46,6 +67,7 @@ def _mine(args: argparse.Namespace) -> int:
     from sage_nb.data.index import load_or_mine
     from sage_nb.target import load_target
 
+    check_device(args.device)
     target = load_target(model=args.target_llm, sae=args.sae_path, device=args.device)
     corpus = default_corpus().split(held_out=args.held_out) if args.corpus is None else corpus_from(args.corpus)
     contexts = corpus_contexts(corpus, target.tokenizer, max_contexts=args.contexts)
@@ -76,11 +98,14 @@ def agent_config(args: argparse.Namespace) -> Any:
 
 def run_summary(state: Any, folder: Any) -> dict[str, Any]:
     """The JSON line printed for one feature's run."""
+    from sage_nb.agent.results import result_labels, run_outcome
+
     expl = state.explanation
     return {
         "feature": state.feature,
         "status": state.stop_reason or ("done" if state.done else state.phase),
-        "labels": list(expl.labels) if expl else [],
+        "outcome": run_outcome(state) if state.done else None,
+        "labels": result_labels(state),
         "description": expl.description if expl else "",
         "llm_calls": state.llm_calls,
         "tokens": state.tokens,
@@ -94,20 +119,22 @@ def _explain(args: argparse.Namespace) -> int:
 
     if args.workers > 1:
         return _explain_batch(args)
+    check_device(args.device)
+    config = agent_config(args)
     target = load_explain_target(args.sae_path, args.target_llm, args.device)
     features = parse_features(args.features, target)
     llm = make_agent_llm(args.agent_llm, args.record, args.device)
-    config = agent_config(args)
+    check_llm(llm)  # an unreachable LLM is said now, not after mining
     index = stored_exemplars(target, features)
     if index is None:
         index = mine_exemplars(target, args.contexts)
     try:
-        states = explain_features(target, features, llm, index=index, output_dir=args.output_dir, config=config)
-    except LLMUnavailable as err:
-        print(
-            f"sage-nb explain: error: {err} (finished steps are saved: run the same command again to resume)",
-            file=sys.stderr,
+        states = explain_features(
+            target, features, llm, index=index, output_dir=args.output_dir, config=config, overwrite=args.overwrite
         )
+    except LLMUnavailable as err:
+        print(f"sage-nb explain: error: {err} (finished steps are saved: run the same command again to resume)",
+              file=sys.stderr)  # fmt: skip
         return 1
     for state in states:
         print(json.dumps(run_summary(state, feature_folder(args.output_dir, llm, target, state.feature))))
@@ -121,14 +148,17 @@ def _explain_batch(args: argparse.Namespace) -> int:
 
     if args.record is not None:
         raise ValueError("--record writes one file from one process: use it with --workers 1")
+    devices = args.devices or [args.device]
+    for device in dict.fromkeys(devices):
+        check_device(device)
     spec = BatchSpec(
         sae=args.sae_path,
         target_llm=args.target_llm,
         agent_llm=args.agent_llm,
         config=agent_config(args),
         contexts=args.contexts,
+        overwrite=args.overwrite,
     )
-    devices = [d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else [args.device]
     try:
         outcomes = run_batch(spec, args.features, args.output_dir, workers=args.workers, devices=devices)
     except KeyboardInterrupt:
@@ -140,12 +170,36 @@ def _explain_batch(args: argparse.Namespace) -> int:
         if outcome.status in ("done", "skipped"):
             folder = RunFolder(outcome.folder)
             print(json.dumps(run_summary(folder.load(), folder)))
+        elif outcome.status == "refused":
+            print(f"sage-nb explain: error: feature {outcome.feature}: {outcome.error}", file=sys.stderr)
+            code = max(code, 2)
         else:
             where = f" (recorded in {outcome.folder})" if outcome.folder is not None else ""
             print(f"sage-nb explain: feature {outcome.feature} {outcome.status}: {outcome.error}{where}",
                   file=sys.stderr)  # fmt: skip
-            code = 1
+            code = max(code, 1)
     return code
+
+
+def _devices(text: str) -> list[str]:
+    """An argparse type: comma-separated devices (``cuda:0,cuda:1``), each written as a device."""
+    devices = [device_form(d) for d in text.split(",") if d.strip()]
+    if not devices:
+        raise argparse.ArgumentTypeError("give at least one device, e.g. cuda:0,cuda:1")
+    return devices
+
+
+def _scorers(text: str) -> list[str]:
+    """An argparse type: comma-separated scorer names, each one :mod:`sage_nb.evaluate.report` knows."""
+    from sage_nb.evaluate.report import SCORERS  # light: no torch
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SCORERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown scorer(s) {', '.join(map(repr, unknown)) or '(none given)'}: use {', '.join(SCORERS)}"
+        )
+    return names
 
 
 def _positive_int(text: str, minimum: int = 1) -> int:
@@ -192,14 +246,26 @@ def _train_explainer(args: argparse.Namespace) -> int:
 
 
 def finished_runs(args: argparse.Namespace, target: Any, features: list[int], llm: Any) -> list:
-    """The finished SAGE runs of ``features`` in ``--sage_dir`` (a missing one is reported on stderr)."""
-    from sage_nb.agent.api import feature_folder
+    """The finished SAGE runs of ``features`` in ``--sage_dir`` (a missing one is reported on stderr).
+
+    Raises ValueError when a run there was made on another target (another SAE, model or hook).
+    """
+    from sage_nb.agent.api import feature_folder, finished_run
+    from sage_nb.data.identity import TargetIdentity, target_identity
 
     sage_llm = make_agent_llm(args.sage_llm, None, args.device) if args.sage_llm != args.llm else llm
+    now = target_identity(target)
     runs = []
     for feature in features:
         folder = feature_folder(args.sage_dir, sage_llm, target, feature)
-        state = folder.load() if folder.finished else None
+        stored = folder.stored_settings()
+        if stored is not None and stored.target and not TargetIdentity.from_dict(stored.target).same_as(now):
+            was = TargetIdentity.from_dict(stored.target).describe()
+            raise ValueError(
+                f"{folder.path} holds a SAGE run of {was}, but this evaluation's target is {now.describe()}: give "
+                "the --sae_path / --target_llm of that run, or --sage_dir of runs of this target"
+            )
+        state = finished_run(folder)
         if state is not None:
             runs.append(state)
         else:
@@ -235,14 +301,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     from sage_nb.agent.api import parse_features
     from sage_nb.evaluate.report import candidates_from, evaluate
 
+    check_device(args.device)
+    user = read_explanations(args.explanations) if args.explanations else None
     target = load_explain_target(args.sae_path, args.target_llm, args.device)
     features = parse_features(args.features, target)
     llm = make_agent_llm(args.llm, None, args.device)
+    check_llm(llm)  # an unreachable LLM is said now, not after mining
+    if user:
+        user = {f: user[f] for f in target.check_features(sorted(user))}
     runs = finished_runs(args, target, features, llm)
-    user = None
-    if args.explanations:
-        with open(args.explanations, encoding="utf-8") as f:
-            user = {int(k): str(v) for k, v in json.load(f).items()}
     index = held = stored_exemplars(target, features)  # Neuronpedia: its interval samples are the held-out ones
     stored = target.candidates(features) if index is not None else []  # Neuronpedia's own explanations
     if not runs and not user and not stored and args.no_baseline and not args.top_tokens:
@@ -255,7 +322,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     baseline = [] if args.no_baseline else baseline_candidates(llm, target, features, index)
     candidates = candidates_from(runs, baseline, user) + stored + top_tokens_candidates(args, target, features, index)
     report = evaluate(
-        target, candidates, llm, index=index, held_out=held, scorers=args.scorers.split(","),
+        target, candidates, llm, index=index, held_out=held, scorers=args.scorers,
         representation=args.representation, output_dir=args.output_dir, seed=args.seed,
     )  # fmt: skip
     print(report.table().to_string(index=False))
@@ -365,6 +432,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="corpus contexts (128 tokens each) mined for exemplars, cached (default %(default)s)",
     )
     p.add_argument("--output_dir", default="results", help="results folder (default %(default)s)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a feature's run made with other settings (SAE, exemplars, agent options or LLMs); without it "
+        "such a run is refused. Runs made with the same settings are still resumed or skipped",
+    )
     p.add_argument("--no_evidence", action="store_true", help="leave the computed evidence summary out of prompts")
     computed = p.add_mutually_exclusive_group()
     computed.add_argument(
@@ -395,7 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes, each with its own target and LLM, sharing the features (default %(default)s)",
     )
     p.add_argument(
-        "--devices", default=None, help="devices of the workers in turn, e.g. cuda:0,cuda:1 (default: --device)"
+        "--devices",
+        default=None,
+        type=_devices,
+        help="devices of the workers in turn, e.g. cuda:0,cuda:1 (default: --device)",
     )
     p.set_defaults(func=_explain)
 
@@ -418,7 +494,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--top_tokens", action="store_true", help="also score the explanation computed from the evidence (no LLM)"
     )
-    p.add_argument("--scorers", default="gen,simulation,detection,input", help="comma-separated (default %(default)s)")
+    p.add_argument(
+        "--scorers",
+        default="gen,simulation,detection,input",
+        type=_scorers,
+        help="comma-separated (default %(default)s)",
+    )
     p.add_argument("--representation", choices=["description", "labels"], default="description")
     p.add_argument("--contexts", type=_positive_int, default=2000, help="contexts mined for exemplars")
     p.add_argument("--held_out_contexts", type=_positive_int, default=1000, help="held-out contexts for samples")
@@ -469,19 +550,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Log records on whatever ``sys.stderr`` is at the time (tests redirect it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def show_progress_notes() -> None:
+    """Print the package's INFO notes (e.g. that a call is still waiting on the LLM, and where) on stderr."""
+    logger = logging.getLogger("sage_nb")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("sage-nb: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(text.split()) or type(err).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sage-nb`` command."""
-    from sage_nb.llm.errors import LLMRequestError, ReplayMissing
-
     args = build_parser().parse_args(argv)
+    show_progress_notes()
+    from sage_nb.llm.errors import LLMError
+
     try:
         return int(args.func(args))
-    except (ValueError, IndexError, FileNotFoundError, ImportError, OSError, LLMRequestError, ReplayMissing) as err:
-        print(f"sage-nb {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"sage-nb {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, IndexError, KeyError, OSError, ImportError, LLMError) as err:
+        # a bad option, input, file or setup, or an LLM that cannot be used: one line that names the fix
+        print(f"sage-nb {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
-    except KeyError as err:  # an unknown name, e.g. of a planted feature: its message without repr quotes
-        print(f"sage-nb {args.command}: error: {err.args[0] if err.args else err}", file=sys.stderr)
-        return 2
+    except Exception as err:
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        print(f"sage-nb {args.command}: error: {type(err).__name__}: {_one_line(err)} (unexpected: set "
+              f"{TRACEBACK_ENV}=1 to see where it came from)", file=sys.stderr)  # fmt: skip
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Accepted specs:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def parse_sae_spec(spec: str | Path | tuple[str, str]) -> SAESource:
 def load_sae(spec: str | Path | tuple[str, str], device: str | torch.device = "cpu") -> tuple[SAE, SAESource]:
     """Load an SAE (float32 unless the config asks for bf16/fp16 on an accelerator) and say where it came from."""
     source = parse_sae_spec(spec)
+    if source.path is not None:
+        check_config(source.path / "cfg.json")
     dtype = "float32" if torch.device(device).type == "cpu" else None
     if source.path is not None:
         sae = SAE.load_from_disk(str(source.path), device=str(device), **({"dtype": dtype} if dtype else {}))
@@ -81,6 +84,19 @@ def load_sae(spec: str | Path | tuple[str, str], device: str | torch.device = "c
     check_normalisation(sae, source)
     sae.eval()
     return sae, source
+
+
+def check_config(path: Path) -> None:
+    """Raise ValueError naming ``path`` when an SAE folder's ``cfg.json`` is not a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path} is not valid JSON ({err}): repair it, or write the SAE again (sae.save_model(dir) or "
+            "sage-nb train-sae --out DIR)"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}, not the SAE's config object: write it again")
 
 
 def check_normalisation(sae: SAE, source: SAESource) -> None:

@@ -9,6 +9,7 @@ With ``remote=True`` the model runs on NDIF (:mod:`sage_nb.target.remote`) and t
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -113,22 +114,20 @@ class Target:
         items = list(features) if isinstance(features, list | tuple | range) else [features]
         if not items:
             raise ValueError("No feature index given")
+        out = []
         for f in items:
-            if not isinstance(f, int) or isinstance(f, bool) or not 0 <= f < self.d_sae:
+            index = operator.index(f) if hasattr(f, "__index__") and not isinstance(f, bool) else None
+            if index is None or not 0 <= index < self.d_sae:
                 raise IndexError(f"Unknown feature {f!r}: this SAE has {self.d_sae} features (0..{self.d_sae - 1})")
-        return items
+            out.append(int(index))
+        return out
 
     # -- tokenisation ------------------------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str], truncate: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids ``[batch, seq]`` (BOS first, right-padded) and the attention mask."""
-        if isinstance(texts, str):
-            texts = [texts]
-        if not texts:
-            raise ValueError("No text given")
+        texts = as_texts(texts)
         rows = []
         for text in texts:
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError("Cannot measure an empty text")
             ids = self.tokenizer(text, add_special_tokens=False).input_ids
             if len(ids) > MAX_TEXT_TOKENS:
                 if not truncate:
@@ -176,8 +175,10 @@ class Target:
 
         >>> target.activations(["Monday morning", "x = 1"], feature=12)  # doctest: +SKIP
         """
+        if isinstance(feature, list | tuple | range):
+            raise TypeError(f"activations() measures one feature, got {feature!r}: call it once per feature")
         (feature,) = self.check_features(feature)
-        texts = [texts] if isinstance(texts, str) else list(texts)
+        texts = as_texts(texts)
         out: list[TokenActivations] = []
         for start in range(0, len(texts), batch_size):
             chunk = texts[start : start + batch_size]
@@ -229,6 +230,43 @@ class Target:
         return promoted, suppressed
 
 
+def as_texts(texts: str | Sequence[str]) -> list[str]:
+    """``texts`` as a list of measurable strings; TypeError or ValueError naming the bad item and the fix.
+
+    A text must be a ``str`` (decode bytes first), hold more than whitespace, and be encodable as UTF-8 (a lone
+    surrogate such as ``"\\ud800"`` is not: tokenizers reject it).
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    elif isinstance(texts, bytes | bytearray) or not hasattr(texts, "__iter__"):
+        raise TypeError(f"texts must be a str or a list of str, got {_kind(texts)}{_decode_hint(texts)}")
+    texts = list(texts)
+    if not texts:
+        raise ValueError("No text given")
+    for i, text in enumerate(texts):
+        where = f"text {i}" if len(texts) > 1 else "the text"
+        if not isinstance(text, str):
+            raise TypeError(f"{where} must be a str, got {_kind(text)}{_decode_hint(text)}")
+        if not text.strip():
+            raise ValueError(f"Cannot measure an empty text ({where} is {text!r})")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(
+                f"{where} holds a lone surrogate {text[err.start]!r} at character {err.start}, which no tokenizer can "
+                "encode: clean it first, e.g. text.encode('utf-8', 'replace').decode('utf-8')"
+            ) from None
+    return texts
+
+
+def _kind(value: object) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def _decode_hint(value: object) -> str:
+    return ": decode it first, e.g. data.decode('utf-8')" if isinstance(value, bytes | bytearray) else ""
+
+
 def load_target(
     model: str | None = None,
     sae: str | tuple[str, str] | None = None,
@@ -264,8 +302,9 @@ def load_target(
     if remote:
         ndif_api_key()  # before anything is downloaded
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(
-            "device='cuda' was asked for but torch sees no CUDA GPU (torch.cuda.is_available() is False)"
+        raise ValueError(
+            f"device={device!r} was asked for, but torch sees no CUDA GPU here (torch.cuda.is_available() is False): "
+            "use device='cpu', or install a CUDA build of torch"
         )
     loaded_sae, source = load_sae(sae or DEFAULT_SAE, device=device)
     model_name = model or sae_model_name(loaded_sae) or DEFAULT_MODEL

@@ -111,5 +111,5 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, model_dirs):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     sae_dir = save_tiny_sae(tmp_path / "sae", "blocks.1.hook_resid_post", model_dirs["gpt2"])
-    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+    with pytest.raises(ValueError, match="no CUDA GPU"):
         load_target(sae=str(sae_dir), device="cuda")
