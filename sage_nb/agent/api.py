@@ -178,8 +178,8 @@ def explain(
             state = None  # a run from before failures were told apart from results: try it again
         if state is not None and not state.done:
             print(
-                f"feature {feature}: resuming from the checkpoint in {folder.path} after step {len(state.turns)} "
-                f"(next: {state.phase})",
+                f"feature {feature}: resuming from the checkpoint in {folder.path} after {len(state.turns)} turns "
+                f"(next step: {state.phase})",
                 file=sys.stderr,
             )
     loop = SageLoop(

@@ -266,8 +266,10 @@ def mine(
     batch_size: int = 32,
     seed: int = 0,
     progress: bool = True,
+    corpus_name: str | None = None,
 ) -> FeatureIndex:
-    """One pass over ``contexts`` (``[n, seq]`` token ids, BOS first) recording every feature's statistics."""
+    """One pass over ``contexts`` (``[n, seq]`` token ids, BOS first) recording every feature's statistics (and,
+    in ``meta``, what they were mined from: the target's identity, ``corpus_name`` and a digest of ``contexts``)."""
     if contexts.ndim != 2 or len(contexts) == 0:
         raise ValueError("mine() needs a non-empty [n_contexts, seq] array of token ids")
     F, T = target.d_sae, contexts.shape[1]
@@ -316,7 +318,7 @@ def mine(
         fire_counts=fires,
         hist_counts=hist.view(F, -1),
         n_tokens=n_tokens,
-        meta=mined_meta(target, contexts),
+        meta=mined_meta(target, contexts, corpus_name),
     )
 
 
@@ -342,7 +344,6 @@ def load_or_mine(target, contexts: np.ndarray, corpus_name: str, **kwargs) -> Fe
     path = index_path(target, corpus_name, contexts)
     if path.exists():
         return FeatureIndex.load(path)
-    index = mine(target, contexts, **kwargs)
-    index.meta["corpus"] = corpus_name
+    index = mine(target, contexts, corpus_name=corpus_name, **kwargs)
     index.save(path)
     return index
