@@ -547,7 +547,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidates", type=_positive_int, default=None)
     p.add_argument("--dpo_rounds", type=_positive_int, default=None)
     p.set_defaults(func=_train_explainer)
+
+    p = sub.add_parser(
+        "serve-llm",
+        help="serve an embedded chat model (or a .gguf) over an OpenAI-compatible API with llama.cpp",
+        epilog="example: sage-nb serve-llm qwen2.5-coder-1.5b --port 8080\n"
+        "then, in any notebook: make_llm('openai-compatible:qwen2.5-coder-1.5b@http://127.0.0.1:8080/v1')",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", nargs="?", default="smollm2-135m", help="smollm2-135m, qwen2.5-coder-1.5b or a .gguf path")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=_positive_int, default=8080)
+    p.add_argument("--n_ctx", type=_positive_int, default=8192)
+    p.add_argument("--threads", type=_positive_int, default=None, help="llama.cpp threads (default: the free cores)")
+    p.set_defaults(func=_serve_llm)
     return parser
+
+
+def _serve_llm(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from sage_nb.llm.server import server_argv
+
+    name, argv = server_argv(args.model, host=args.host, port=args.port, n_ctx=args.n_ctx, n_threads=args.threads)
+    print(f"serving {name} at http://{args.host}:{args.port}/v1 (Ctrl-C stops it); use it with")
+    print(f"  make_llm('openai-compatible:{name}@http://{args.host}:{args.port}/v1')", flush=True)
+    return subprocess.call(argv)
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -33,3 +33,20 @@ def test_quickstart_prints_features(capsys, tmp_path):
     out = capsys.readouterr().out
     assert out.count("feature ") >= 3 and "peak tokens" in out
     assert html.stat().st_size > 1000
+
+
+def test_serve_llm_names_the_known_models_for_an_unknown_one(capsys):
+    pytest.importorskip("llama_cpp")
+    assert main(["serve-llm", "llama-70b"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown embedded chat model 'llama-70b'" in err and "qwen2.5-coder-1.5b" in err
+
+
+def test_serve_llm_command_line_points_llama_cpp_at_the_embedded_file():
+    pytest.importorskip("llama_cpp")
+    from sage_nb.llm.server import server_argv
+
+    name, argv = server_argv("smollm2", port=8123, n_threads=1)
+    assert name == "smollm2-135m"
+    assert argv[1:3] == ["-m", "llama_cpp.server"] and argv[argv.index("--model") + 1].endswith(".gguf")
+    assert argv[argv.index("--port") + 1] == "8123" and argv[argv.index("--model_alias") + 1] == "smollm2-135m"
