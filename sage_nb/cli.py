@@ -43,7 +43,7 @@ def _add_target_args(p: argparse.ArgumentParser, planted: bool = False) -> None:
     p.add_argument(
         "--target_llm", default=None, help="model name/path (default: the SAE's metadata, else the embedded one)"
     )
-    p.add_argument("--device", default="cpu", type=device_form, help="cpu, cuda, cuda:1, mps")
+    p.add_argument("--device", default="cpu", type=_device, help="cpu, cuda, cuda:1, mps")
 
 
 def _quickstart(args: argparse.Namespace) -> int:
@@ -181,9 +181,17 @@ def _explain_batch(args: argparse.Namespace) -> int:
     return code
 
 
+def _device(text: str) -> str:
+    """An argparse type: a device written as one (cpu, cuda, cuda:N, mps)."""
+    try:
+        return device_form(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _devices(text: str) -> list[str]:
     """An argparse type: comma-separated devices (``cuda:0,cuda:1``), each written as a device."""
-    devices = [device_form(d) for d in text.split(",") if d.strip()]
+    devices = [_device(d) for d in text.split(",") if d.strip()]
     if not devices:
         raise argparse.ArgumentTypeError("give at least one device, e.g. cuda:0,cuda:1")
     return devices
