@@ -14,13 +14,13 @@ so a model can quote them inside JSON strings without escaping. Pure computation
 from __future__ import annotations
 
 import keyword
-import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sage_nb.core.text import is_word_char, show_token, visible
 from sage_nb.data.records import Exemplar, FeatureData, TokenActivations
 
 # -- thresholds and sizes (all relative to a feature's own scale) ---------------------------------------------------
@@ -41,7 +41,7 @@ CODE_MARKERS = (
     "def ", "return", "import ", " = ", "==", "()", "):", "self.", "{", "}", ";\n", "->", "\n    ", "print(", "+=",
 )  # fmt: skip
 #: Items shown per list in :meth:`Evidence.to_text`, and the longest token rendering (characters).
-TEXT_ITEMS, TEXT_TOKEN_CHARS = 5, 16
+TEXT_ITEMS = 5
 #: Test texts shown in :meth:`Evidence.to_text` (unexpected results first).
 TEXT_TESTS = 6
 #: Tokens shown on each side of the peak in a test text's snippet.
@@ -55,87 +55,12 @@ CLASSES = (
     "whole word", "word start", "subword", "capitalised", "digit", "punctuation", "whitespace",
     "keyword", "in string", "in comment", "code",
 )  # fmt: skip
-_VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍", '"': "＂", "\\": "⧵"}
+
+
 _SPACE_MARKS = (" ", "Ġ", "▁")  # leading-space marks of byte-level / sentencepiece tokenizers
-#: Quote pairs around a one-character token that count as naming it (``names_token(..., include_short=True)``).
-_QUOTE_PAIRS = (("'", "'"), ('"', '"'), ("`", "`"), ("‘", "’"), ("“", "”"))
-#: How a text names a whitespace token, by the first of these characters the token holds (a space otherwise).
-WHITESPACE_NAMES = {
-    "\n": ("line break", "newline", "new line", "blank line", "line-break", "↵", "\\n"),
-    "\t": ("tab", "⇥", "\\t"),
-    " ": ("space", "␣"),
-}
-
-
-# -- token rendering --------------------------------------------------------------------------------------------------
-def visible(token: str) -> str:
-    """``token`` with whitespace, double quotes, backslashes and control characters made visible (no quotes added)."""
-    if not token:
-        return "∅"
-    out = []
-    for c in token:
-        if c in _VISIBLE:
-            out.append(_VISIBLE[c])
-        elif c.isspace():
-            out.append("␣")
-        elif unicodedata.category(c) == "Cc":
-            out.append("¤")
-        else:
-            out.append(c)
-    return "".join(out)
-
-
-def unvisible(text: str) -> str:
-    """Undo :func:`visible` on text an LLM copied from a prompt (visible whitespace marks become whitespace)."""
-    for char, mark in _VISIBLE.items():
-        text = text.replace(mark, char)
-    return text
-
-
-def show_token(token: str, max_chars: int = TEXT_TOKEN_CHARS) -> str:
-    """``token`` made visible, shortened to ``max_chars`` and wrapped in single quotes."""
-    text = visible(token)
-    if len(text) > max_chars:
-        text = text[: max_chars - 1] + "…"
-    return f"'{text}'"
 
 
 # -- token classes ----------------------------------------------------------------------------------------------------
-def _is_word_char(c: str) -> bool:
-    return c.isalnum() or c == "_"
-
-
-def names_token(text: str, tokens: Iterable[str], include_short: bool = False) -> bool:
-    """Whether ``text`` names one of ``tokens`` whole, case-insensitive: 'ed' is not named by "used", '==' is
-    named by "a==b". Tokens of one character and whitespace tokens are too ambiguous to count, unless
-    ``include_short``: then a one-character token counts when it stands in quotes ('#', "L", `5`) and a whitespace
-    token when the text calls it by name (:data:`WHITESPACE_NAMES`: "a line break", "newline", "a tab" ...)."""
-    said = text.casefold()
-    for token in {t.casefold() for t in tokens}:
-        body = token.strip()
-        if len(body) >= 2:
-            before = r"(?<!\w)" if _is_word_char(body[0]) else ""
-            after = r"(?!\w)" if _is_word_char(body[-1]) else ""
-            if re.search(before + re.escape(body) + after, said):
-                return True
-        elif include_short and body and any(f"{o}{body}{c}" in said for o, c in _QUOTE_PAIRS):
-            return True
-        elif include_short and not body and token and _names_whitespace(said, token):
-            return True
-    return False
-
-
-def _names_whitespace(said: str, token: str) -> bool:
-    kind = next((mark for mark in WHITESPACE_NAMES if mark in token), " ")
-    for name in WHITESPACE_NAMES[kind]:
-        if name[0].isalpha():
-            if re.search(r"(?<!\w)" + re.escape(name) + r"s?(?!\w)", said):
-                return True
-        elif name in said:
-            return True
-    return False
-
-
 def _strip_space(token: str) -> str:
     for mark in _SPACE_MARKS:
         if token.startswith(mark):
@@ -199,13 +124,13 @@ def word_position(tokens: Sequence[str], i: int) -> str | None:
     """
     token = tokens[i]
     body = _strip_space(token)
-    if not body or not _is_word_char(body[0]):
+    if not body or not is_word_char(body[0]):
         return None
-    glued_before = body == token and i > 0 and bool(tokens[i - 1]) and _is_word_char(tokens[i - 1][-1])
+    glued_before = body == token and i > 0 and bool(tokens[i - 1]) and is_word_char(tokens[i - 1][-1])
     if glued_before:
         return "subword"
     nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-    continues = bool(nxt) and _is_word_char(nxt[0]) and _is_word_char(token[-1])
+    continues = bool(nxt) and is_word_char(nxt[0]) and is_word_char(token[-1])
     return "word start" if continues else "whole word"
 
 

@@ -45,7 +45,7 @@ pytestmark = pytest.mark.slow
 
 def _skip_or_fail(reason: str) -> None:
     """Skip when the browser tools are missing, but fail where they must be there: under ``scripts/test.sh`` (it
-    runs scripts/install_browser.sh, which installs chromium, and sets ``$SAGE_NB_BROWSER_REQUIRED``) or CI (``$CI``)."""
+    runs scripts/install_browser.sh, which installs chromium, and sets ``$SAGE_NB_BROWSER_REQUIRED``) or in CI."""
     if os.environ.get("SAGE_NB_BROWSER_REQUIRED") or os.environ.get("CI"):
         pytest.fail(f"{reason} (CI must run the browser tests: run scripts/install_browser.sh)")
     pytest.skip(reason)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from sage_nb.core.text import show_token, visible
 from sage_nb.data.records import Exemplar, FeatureData, TokenActivations
 from sage_nb.evidence import (
     HIGH_FRACTION,
@@ -13,10 +14,8 @@ from sage_nb.evidence import (
     Evidence,
     TestEvidence,
     at_line_start,
-    show_token,
     span_length,
     token_classes,
-    visible,
     word_position,
 )
 

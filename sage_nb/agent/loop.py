@@ -38,8 +38,9 @@ from sage_nb.agent.states import (
     rests_on_accepted,
     settle,
 )
+from sage_nb.core.text import unvisible
 from sage_nb.data.records import FeatureData, TokenActivations
-from sage_nb.evidence import Evidence, TestEvidence, feature_scale, unvisible
+from sage_nb.evidence import Evidence, TestEvidence, feature_scale
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
 
 #: Evidence lines kept in the final explanation.
@@ -437,7 +438,7 @@ class SageLoop:
     def _widen(self, h: Hypothesis, measured: list[Measurement]) -> None:
         """When texts with the named tokens taken out still fire high on other tokens, add those tokens to the
         computed claim (a refinement made from measurements, no LLM call) and measure its new pairs at once."""
-        from sage_nb.evaluate.top_tokens import token_label, token_phrase  # evaluate imports the agent's prompts
+        from sage_nb.core.text import token_label, token_phrase  # evaluate imports the agent's prompts
 
         if h.refinements >= self.bounds.refinements_per_hypothesis or evidence_verdict(h) == "accept":
             return  # no refinement left, or the claim is already supported (widening would drop that support)
@@ -631,7 +632,7 @@ MAX_WIDENED = 3
 def widening_tokens(measured: Sequence[Measurement], named: Sequence[str]) -> list[str]:
     """Peak tokens of the texts that were expected low yet fired high, whose labels ``named`` does not hold: the
     tokens the feature fires on besides the named ones, strongest first, at most :data:`MAX_WIDENED`."""
-    from sage_nb.evaluate.top_tokens import token_label
+    from sage_nb.core.text import token_label
 
     have = {t.casefold() for t in named}
     out: list[str] = []
@@ -647,7 +648,7 @@ def widening_tokens(measured: Sequence[Measurement], named: Sequence[str]) -> li
 
 def widened_claim(claim: str, added: Sequence[str]) -> str:
     """``claim`` extended by the tokens :func:`widening_tokens` found."""
-    from sage_nb.evaluate.top_tokens import token_phrase
+    from sage_nb.core.text import token_phrase
 
     also = ", ".join(token_phrase(t) for t in added)
     return f"{claim.rstrip('.')}; also on {also}, which fired with the named tokens taken out."

@@ -70,7 +70,7 @@ def minimal_pairs(
     whose texts are in ``skip`` (already measured) are left out, and so is a window the removal leaves empty or
     unchanged. Pairs alternate between the named tokens so a few pairs cover all of them.
     """
-    from sage_nb.evaluate.top_tokens import token_label  # the evaluate package imports the agent's prompts
+    from sage_nb.core.text import token_label  # the evaluate package imports the agent's prompts
 
     wanted = {label.casefold() for label in labels}
     named = set(classes)

@@ -16,8 +16,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from sage_nb.agent.records import STATUS_ORDER, Effect, Hypothesis, Measurement, RunState
+from sage_nb.core.text import visible
 from sage_nb.data.records import Exemplar
-from sage_nb.evidence import HIGH_FRACTION, LOW_FRACTION, visible
+from sage_nb.evidence import HIGH_FRACTION, LOW_FRACTION
 
 Claim = Annotated[str, Field(min_length=3, max_length=80)]
 TestText = Annotated[str, Field(min_length=3, max_length=90)]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from sage_nb.agent.records import Hypothesis, RunState
-from sage_nb.evidence import names_token
+from sage_nb.core.text import names_token
 
 PHASES = ("exemplars", "explain", "design", "analyze", "review", "synthesize", "done")
 VERDICTS = ("accept", "refute", "refine", "keep_testing")

@@ -3,7 +3,7 @@
 * :func:`steer` — next-token shifts, KL(clean ‖ steered) and greedy continuations under steering or clamping;
 * :func:`ablate` — zero a feature where it fires and see which next-token predictions change;
 * :func:`strength_for_kl` — the steering strength that moves the next-token distribution by a chosen KL;
-* :class:`~sage_nb.causal.output_metric.OutputMetricScorer` — the output metric for explanations.
+(The output metric, a scorer that steers, is :class:`~sage_nb.evaluate.output_metric.OutputMetricScorer`.)
 
 Every edit goes through :mod:`sage_nb.causal.interventions`.
 """

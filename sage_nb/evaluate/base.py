@@ -16,8 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sage_nb.core.io import write_json
+from sage_nb.core.text import names_token
 from sage_nb.data.records import FeatureData, TokenActivations
-from sage_nb.evidence import feature_scale, names_token
+from sage_nb.evidence import feature_scale
 
 #: What of an explanation is scored: the description sentence, or the labels joined.
 REPRESENTATIONS = ("description", "labels")
@@ -134,8 +136,6 @@ class MeasureCache:
         """Write the cache file if there are new measurements (no-op without a path)."""
         if self.path is None or not self._dirty:
             return
-        from sage_nb.agent.results import write_json
-
         with self._lock:
             write_json(self.path, self._rows)
             self._dirty = False

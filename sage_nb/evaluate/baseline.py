@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sage_nb.core.text import unvisible
 from sage_nb.data.records import FeatureData
 from sage_nb.evaluate import prompts
 from sage_nb.evaluate.base import Candidate
-from sage_nb.evidence import feature_scale, unvisible
+from sage_nb.evidence import feature_scale
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
 
 #: The explainer name on the candidates this module returns.

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sage_nb.core.text import unvisible
 from sage_nb.data.records import TokenActivations
 from sage_nb.evaluate import prompts
 from sage_nb.evaluate.base import Candidate, EvalSetup, Score, Scorer
-from sage_nb.evidence import unvisible
 
 #: Both thresholds are this fraction of their reference activation.
 THRESHOLD_FRACTION = 0.5

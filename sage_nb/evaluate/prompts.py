@@ -14,8 +14,9 @@ from typing import Annotated
 from pydantic import BaseModel, Field, create_model
 
 from sage_nb.agent.prompts import DATA_RULE, repeats
+from sage_nb.core.text import visible
 from sage_nb.data.records import Exemplar, FeatureData
-from sage_nb.evidence import Evidence, feature_scale, visible
+from sage_nb.evidence import Evidence, feature_scale
 
 #: Top exemplars the one-shot baseline sees (as many as the SAGE explainer's default).
 BASELINE_TOP_K = 10

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from sage_nb.core.io import write_json
 from sage_nb.evaluate.base import Candidate, EvalSetup, MeasureCache, Score, Scorer, held_out_samples
+from sage_nb.llm.factory import as_llm
 
 #: Scorers by name: (module, class). ``evaluate(scorers=[...])`` takes names or Scorer instances.
 SCORERS: dict[str, tuple[str, str]] = {
@@ -26,7 +28,7 @@ SCORERS: dict[str, tuple[str, str]] = {
     "detection": ("sage_nb.evaluate.detection", "DetectionScorer"),
     "fuzzing": ("sage_nb.evaluate.detection", "FuzzingScorer"),
     "input": ("sage_nb.evaluate.inputs", "InputScorer"),
-    "output": ("sage_nb.causal.output_metric", "OutputMetricScorer"),  # needs a target with a model (steering)
+    "output": ("sage_nb.evaluate.output_metric", "OutputMetricScorer"),  # needs a target with a model (steering)
 }
 DEFAULT_SCORERS = ("gen", "simulation", "detection", "input")
 #: Bootstrap resamples for confidence intervals and the paired bootstrap test.
@@ -229,8 +231,6 @@ def evaluate(
     ``index`` is the mined index the explainers' exemplars came from; ``held_out`` an index mined on held-out text
     (the samples are cut from it, never from the exemplars). ``llm`` is the backend (or spec) the scorers use.
     """
-    from sage_nb.agent.api import as_llm
-    from sage_nb.agent.results import write_json
 
     llm = as_llm(llm)
     out = Path(output_dir) if output_dir is not None else None

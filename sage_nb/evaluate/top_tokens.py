@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sage_nb.core.text import token_label, token_phrase, whitespace_name
 from sage_nb.data.records import FeatureData
 from sage_nb.evaluate.base import Candidate
 from sage_nb.evaluate.baseline import ExplainError
@@ -57,28 +58,6 @@ SPREAD_PHRASES = {
     "short span": "the activation covers a short span around it",
     "spread": "the activation spreads over the surrounding text",
 }
-
-
-def whitespace_name(token: str) -> str:
-    """A name for a whitespace token: 'a blank line', 'a line break', 'a tab', 'a space' or 'spaces'."""
-    if token.count("\n") > 1:
-        return "a blank line"
-    if "\n" in token:
-        return "a line break"
-    if "\t" in token:
-        return "a tab"
-    return "a space" if len(token) == 1 else "spaces"
-
-
-def token_label(token: str) -> str:
-    """A token as a reader would write it: its text without the leading space, or a name for whitespace."""
-    return token.strip() or whitespace_name(token)
-
-
-def token_phrase(token: str) -> str:
-    """:func:`token_label` in quotes (names of whitespace stay unquoted)."""
-    body = token.strip()
-    return f"'{body}'" if body else whitespace_name(token)
 
 
 class TopTokensExplainer:

@@ -1,4 +1,4 @@
-"""Exceptions of the LLM layer and the redaction of secrets from any text we log, store or raise.
+"""Exceptions of the LLM layer (their messages pass through :func:`~sage_nb.core.secrets.redact`).
 
 A bad *reply* never raises: it becomes an :class:`~sage_nb.llm.base.LLMResult` with ``ok=False``. Exceptions are
 for the cases a caller must act on: the service is unreachable after retries (checkpoint and resume later), the
@@ -7,35 +7,9 @@ request itself is wrong (fix the configuration), or a replay file lacks a call.
 
 from __future__ import annotations
 
-import re
-import threading
+from sage_nb.core.secrets import REDACTED, redact, register_secret
 
-_SECRETS: set[str] = set()
-_SECRETS_LOCK = threading.Lock()
-# Key shapes of common providers, also in the masked form servers echo ("sk-abc***wxyz").
-_KEY_PATTERNS = re.compile(
-    r"(?<![A-Za-z0-9])(sk-[A-Za-z0-9_\-*.]{12,}|AIza[0-9A-Za-z_\-*]{20,}|(?i:bearer)\s+[A-Za-z0-9_\-*.~+/=]{12,})"
-)
-REDACTED = "[REDACTED]"
-
-
-def register_secret(secret: str | None) -> None:
-    """Remember a secret (an API key) so that :func:`redact` removes it from every text."""
-    if secret and len(secret) >= 4:
-        with _SECRETS_LOCK:
-            _SECRETS.add(secret)
-
-
-def redact(text: str) -> str:
-    """Return ``text`` with registered secrets and anything shaped like an API key replaced by ``[REDACTED]``."""
-    if not text:
-        return text
-    with _SECRETS_LOCK:
-        secrets = sorted(_SECRETS, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return _KEY_PATTERNS.sub(REDACTED, text)
+__all__ = ["REDACTED", "LLMError", "LLMRequestError", "LLMUnavailable", "ReplayMissing", "redact", "register_secret"]
 
 
 class LLMError(Exception):

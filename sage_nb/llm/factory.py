@@ -137,3 +137,8 @@ def _build(spec: str, tracker: UsageTracker, recorder: CallRecorder | None, opti
         options.setdefault("require_key", True)
         return OpenAIBackend(rest, base_url=base_url, name=name, tracker=tracker, recorder=recorder, **options)
     raise ValueError(f"unknown LLM spec {spec!r}; use one of: {', '.join(SPEC_FORMS)}")
+
+
+def as_llm(llm: LLMBackend | str | Mapping[str, str]) -> LLMBackend:
+    """A backend from a spec string or a per-role mapping (see :func:`make_llm`), or ``llm`` itself."""
+    return llm if isinstance(llm, LLMBackend) else make_llm(llm)

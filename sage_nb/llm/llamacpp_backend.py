@@ -143,6 +143,7 @@ class LlamaCppBackend(LLMBackend):
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
         schema_in_prompt: bool = True,
         size: ModelSize | None = None,
+        device: str = "cpu",
         verbose: bool = False,
         tracker: UsageTracker | None = None,
         recorder: Any | None = None,
@@ -161,6 +162,8 @@ class LlamaCppBackend(LLMBackend):
         self.default_max_tokens = default_max_tokens
         self.schema_in_prompt = schema_in_prompt
         self.verbose = verbose
+        #: Layers offloaded to a GPU: all of them for a GPU device (when llama.cpp was built with GPU support).
+        self.n_gpu_layers = 0 if device == "cpu" else -1
         self.perf = _Perf()
         self._llm: Any = None
         self._llm_logprobs: Any = None
@@ -181,6 +184,7 @@ class LlamaCppBackend(LLMBackend):
             n_threads_batch=self.n_threads,
             n_batch=self.n_batch,
             logits_all=logits_all,
+            n_gpu_layers=self.n_gpu_layers,
             verbose=self.verbose,
         )
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from sage_nb.agent.results import write_json
+from sage_nb.core.io import write_json
 from sage_nb.saeexplainer import config as files
 from sage_nb.saeexplainer.config import BASE, SFT, TEACHER, ExplainerTrainingConfig, dpo_stage
 from sage_nb.saeexplainer.explainer import Explainer, ExplainerInputs, load_explainer_model

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sage_nb.agent.results import write_json
+from sage_nb.core.io import write_json
 from sage_nb.saeexplainer.config import CONFIG_FILE, STAGES_FILE
 
 

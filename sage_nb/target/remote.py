@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from sage_nb.llm.errors import register_secret
+from sage_nb.core.secrets import register_secret
 
 if TYPE_CHECKING:
     import nnsight

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sage_nb.causal.steering import SteeringResult
-from sage_nb.evidence import visible
+from sage_nb.core.text import visible
 
 PROMOTED_COLOR, SUPPRESSED_COLOR = "#2e7d32", "#c62828"
 

@@ -9,10 +9,10 @@ from scripted import ScriptedLLM, planted_feature_data
 
 from sage_nb.agent import AgentConfig, Bounds, RunState, SageLoop, explain
 from sage_nb.agent.causal_tests import STEER_SCALE, judge_effect
+from sage_nb.core.text import visible
 from sage_nb.data.contexts import corpus_contexts
 from sage_nb.data.corpus import corpus_from
 from sage_nb.data.index import mine
-from sage_nb.evidence import visible
 
 #: Feature 755 of the shipped SAE fires on ' None' in Python code.
 NONE_FEATURE = 755

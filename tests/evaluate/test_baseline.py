@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from scripted import ScriptedLLM
 
+from sage_nb.core.text import visible
 from sage_nb.evaluate import prompts
 from sage_nb.evaluate.base import Candidate
 from sage_nb.evaluate.baseline import ExplainError, OneShotExplainer
-from sage_nb.evidence import Evidence, feature_scale, visible
+from sage_nb.evidence import Evidence, feature_scale
 
 REPLY = {"description": "Fires on digits, more on later digits of long numbers.", "labels": ["digits", "long␣numbers"]}
 

@@ -12,9 +12,9 @@ from pydantic import BaseModel
 sys.path.insert(0, str(Path(__file__).parents[1] / "agent"))
 from scripted import ScriptedLLM  # noqa: E402
 
+from sage_nb.core.text import whitespace_name  # noqa: E402
 from sage_nb.evaluate.base import Candidate, Score, Scorer  # noqa: E402
 from sage_nb.evaluate.report import EvalReport, bootstrap_ci, evaluate, make_scorer, paired_test  # noqa: E402
-from sage_nb.evaluate.top_tokens import whitespace_name  # noqa: E402
 
 
 class Texts(BaseModel):

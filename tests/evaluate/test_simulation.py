@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "agent"))
 from scripted import ScriptedLLM  # noqa: E402
 
+from sage_nb.core.text import unvisible  # noqa: E402
 from sage_nb.data.records import Exemplar, FeatureData  # noqa: E402
 from sage_nb.evaluate import prompts  # noqa: E402
 from sage_nb.evaluate.base import Candidate, EvalSetup, Sample, held_out_samples  # noqa: E402
@@ -23,7 +24,6 @@ from sage_nb.evaluate.simulation import (  # noqa: E402
     pearson,
     value_distribution,
 )
-from sage_nb.evidence import unvisible  # noqa: E402
 from sage_nb.llm.base import LLMBackend, Reply, TokenLogprob  # noqa: E402
 
 ACTIVE = [

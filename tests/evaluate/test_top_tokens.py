@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from sage_nb.core.text import token_label, token_phrase, whitespace_name
 from sage_nb.data.records import Exemplar, FeatureData
 from sage_nb.evaluate.baseline import ExplainError
-from sage_nb.evaluate.top_tokens import EXPLAINER, TopTokensExplainer, token_label, token_phrase, whitespace_name
+from sage_nb.evaluate.top_tokens import EXPLAINER, TopTokensExplainer
 
 
 def window(ctx: int, tokens: list[str], peak: int, act: float) -> Exemplar:

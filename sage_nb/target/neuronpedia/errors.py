@@ -7,7 +7,7 @@ cannot be reached a ``ConnectionError``, a request the server rejects a ``ValueE
 
 from __future__ import annotations
 
-from sage_nb.llm.errors import redact
+from sage_nb.core.secrets import redact
 
 
 class NeuronpediaError(Exception):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from scripted import ScriptedLLM
 
-from sage_nb.causal import prompts
-from sage_nb.causal.output_metric import OutputMetricScorer, live_features
 from sage_nb.data.records import FeatureData
+from sage_nb.evaluate import output_prompts as prompts
 from sage_nb.evaluate.base import Candidate, EvalSetup
+from sage_nb.evaluate.output_metric import OutputMetricScorer, live_features
 
 FEATURE = 743
 CANDIDATE = Candidate(FEATURE, "sage", "Fires before the word 'time' in phrases such as 'at the same time'.")

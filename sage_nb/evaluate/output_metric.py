@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sage_nb.causal import prompts
 from sage_nb.causal.continuation import greedy
 from sage_nb.causal.interventions import check_target, check_texts, prompt_rows
 from sage_nb.causal.steering import CONTINUATION_TOKENS, steering_edits
 from sage_nb.causal.strength import KL_RTOL, MAX_EVALS, KLProbe, StrengthFit, strength_for_kl
+from sage_nb.evaluate import output_prompts as prompts
 from sage_nb.evaluate.base import Candidate, EvalSetup, Score, Scorer
 
 
