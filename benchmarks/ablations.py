@@ -45,8 +45,8 @@ from quality import names_peak, peak_tokens, pick_features, planted_recovery
 from sage_nb import corpus_contexts, default_corpus, load_or_mine, load_target
 from sage_nb.agent import AgentConfig, Bounds, explain_features
 from sage_nb.evaluate.base import Candidate
-from sage_nb.evaluate.baseline import OneShotExplainer
 from sage_nb.evaluate.report import evaluate
+from sage_nb.explainers.one_shot import OneShotExplainer
 from sage_nb.llm import make_llm
 
 #: Result folders (planted, real) of ``quality.py --evidence-ablation``'s runs without the evidence under its

@@ -35,6 +35,7 @@ def role_cases() -> list[tuple[str, type[BaseModel], str, int]]:
     """(role, schema, prompt, max_tokens) for every schema the agent and the scorers decode under."""
     from sage_nb.agent import prompts as agent
     from sage_nb.evaluate import prompts as scoring
+    from sage_nb.explainers import prompts as explaining
 
     cases = []
     for i, word in enumerate(WORDS):
@@ -88,7 +89,7 @@ def role_cases() -> list[tuple[str, type[BaseModel], str, int]]:
             ),
             (
                 "baseline",
-                scoring.BaselineReply,
+                explaining.BaselineReply,
                 f"Top activations of a feature: '⟦{word}⟧ was', 'the ⟦{word}⟧s', 'a {other} ⟦{word}⟧'. Explain it.",
                 agent.reply_tokens("synthesis"),
             ),

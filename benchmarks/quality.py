@@ -33,9 +33,9 @@ from sage_nb import corpus_contexts, default_corpus, load_or_mine, load_target
 from sage_nb.agent import AgentConfig, Bounds, explain_features
 from sage_nb.data.index import mine
 from sage_nb.evaluate.base import Candidate
-from sage_nb.evaluate.baseline import OneShotExplainer
 from sage_nb.evaluate.report import evaluate
-from sage_nb.evaluate.top_tokens import TopTokensExplainer
+from sage_nb.explainers.one_shot import OneShotExplainer
+from sage_nb.explainers.top_tokens import TopTokensExplainer
 from sage_nb.llm import make_llm
 from sage_nb.llm.cache import CachedBackend
 from sage_nb.target.planted import load_planted_target

@@ -283,7 +283,7 @@ def finished_runs(args: argparse.Namespace, target: Any, features: list[int], ll
 
 def baseline_candidates(llm: Any, target: Any, features: list[int], index: Any) -> list:
     """One-shot baseline explanations (a failed one is reported on stderr and left out)."""
-    from sage_nb.evaluate.baseline import OneShotExplainer
+    from sage_nb.explainers.one_shot import OneShotExplainer
 
     explained = OneShotExplainer(llm).explain_many([index.feature_data(target, f) for f in features])
     for item in explained:
@@ -296,7 +296,7 @@ def top_tokens_candidates(args: argparse.Namespace, target: Any, features: list[
     """The explanations computed from the evidence alone (``--top_tokens``); a feature that never fired is left out."""
     if not args.top_tokens:
         return []
-    from sage_nb.evaluate.top_tokens import TopTokensExplainer
+    from sage_nb.explainers.top_tokens import TopTokensExplainer
 
     explained = TopTokensExplainer().explain_many([index.feature_data(target, f) for f in features])
     for item in explained:

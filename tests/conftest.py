@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def planted():
+    """The planted ground-truth target (tokenizer only, no model)."""
+    from sage_nb.target.planted import load_planted_target
+
+    return load_planted_target()
+
+
+@pytest.fixture(scope="session")
+def digit(planted):
+    """FeatureData of the planted digit feature (top 10 exemplars) over ``eval_samples.DIGIT_CORPUS``."""
+    sys.path.insert(0, str(Path(__file__).parent / "evaluate"))
+    from eval_samples import mined_feature_data
+
+    return mined_feature_data(planted, "digit")[1]
 
 
 @pytest.fixture(scope="session")

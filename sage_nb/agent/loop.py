@@ -38,9 +38,10 @@ from sage_nb.agent.states import (
     rests_on_accepted,
     settle,
 )
-from sage_nb.core.text import unvisible
+from sage_nb.core.text import token_label, token_phrase, unvisible
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import Evidence, TestEvidence, feature_scale
+from sage_nb.explainers.top_tokens import CLASS_PHRASES, TopTokensExplainer
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
 
 #: Evidence lines kept in the final explanation.
@@ -75,7 +76,7 @@ class AgentConfig:
     random_texts: Sequence[str] = ()
     #: Let the designer add causal tests (steer the feature on a prompt; needs a target with a model).
     causal: bool = False
-    #: Open H1 with the sentence computed from the evidence (:class:`~sage_nb.evaluate.top_tokens.TopTokensExplainer`,
+    #: Open H1 with the sentence computed from the evidence (:class:`~sage_nb.explainers.top_tokens.TopTokensExplainer`,
     #: no LLM); it is designed for, measured and judged like the explainer's claims, which fill the other slots.
     #: None: by backend (:meth:`computed_for`: on for the small local model when the evidence is used).
     computed_hypothesis: bool | None = None
@@ -438,8 +439,6 @@ class SageLoop:
     def _widen(self, h: Hypothesis, measured: list[Measurement]) -> None:
         """When texts with the named tokens taken out still fire high on other tokens, add those tokens to the
         computed claim (a refinement made from measurements, no LLM call) and measure its new pairs at once."""
-        from sage_nb.core.text import token_label, token_phrase  # evaluate imports the agent's prompts
-
         if h.refinements >= self.bounds.refinements_per_hypothesis or evidence_verdict(h) == "accept":
             return  # no refinement left, or the claim is already supported (widening would drop that support)
         added = widening_tokens(measured, h.tokens)
@@ -618,8 +617,6 @@ class SageLoop:
 def computed_candidate(feature_data: FeatureData) -> tuple[str, str, list[str]]:
     """(claim, example, tokens) of the hypothesis computed from the evidence: the top-tokens sentence, the strongest
     exemplar's window up to two tokens past its peak (a corpus text, so it fires), and the named peak tokens."""
-    from sage_nb.evaluate.top_tokens import CLASS_PHRASES, TopTokensExplainer  # evaluate imports the agent's prompts
-
     candidate = TopTokensExplainer().explain(feature_data)
     example = window_text(feature_data.top[0])
     return candidate.description, example, [t for t in candidate.labels if t not in CLASS_PHRASES.values()]
@@ -632,8 +629,6 @@ MAX_WIDENED = 3
 def widening_tokens(measured: Sequence[Measurement], named: Sequence[str]) -> list[str]:
     """Peak tokens of the texts that were expected low yet fired high, whose labels ``named`` does not hold: the
     tokens the feature fires on besides the named ones, strongest first, at most :data:`MAX_WIDENED`."""
-    from sage_nb.core.text import token_label
-
     have = {t.casefold() for t in named}
     out: list[str] = []
     for m in sorted(measured, key=lambda m: -m.max_act):
@@ -648,16 +643,12 @@ def widening_tokens(measured: Sequence[Measurement], named: Sequence[str]) -> li
 
 def widened_claim(claim: str, added: Sequence[str]) -> str:
     """``claim`` extended by the tokens :func:`widening_tokens` found."""
-    from sage_nb.core.text import token_phrase
-
     also = ", ".join(token_phrase(t) for t in added)
     return f"{claim.rstrip('.')}; also on {also}, which fired with the named tokens taken out."
 
 
 def computed_names(feature_data: FeatureData) -> tuple[list[str], list[str]]:
     """The token labels and the token classes (keys of ``CLASS_PHRASES``) the computed sentence names."""
-    from sage_nb.evaluate.top_tokens import CLASS_PHRASES, TopTokensExplainer
-
     labels = TopTokensExplainer().explain(feature_data).labels
     classes = [c for c, phrase in CLASS_PHRASES.items() if phrase in labels]
     return [t for t in labels if t not in CLASS_PHRASES.values()], classes

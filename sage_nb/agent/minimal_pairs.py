@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from sage_nb.core.text import token_label
 from sage_nb.data.records import Exemplar, FeatureData
 from sage_nb.evidence import HIGH_FRACTION, token_classes
 
@@ -62,7 +63,7 @@ def minimal_pairs(
     skip: Iterable[str] = (),
 ) -> list[MinimalPair]:
     """Every pair for the tokens named by ``labels`` (a token's text without its leading space, as
-    :func:`~sage_nb.evaluate.top_tokens.token_label` writes it), from windows whose peak is one of them and fired at
+    :func:`~sage_nb.explainers.top_tokens.token_label` writes it), from windows whose peak is one of them and fired at
     least ``HIGH_FRACTION`` of ``scale``.
 
     The removed text also loses every token of the named ``classes`` (e.g. 'digit', see
@@ -70,8 +71,6 @@ def minimal_pairs(
     whose texts are in ``skip`` (already measured) are left out, and so is a window the removal leaves empty or
     unchanged. Pairs alternate between the named tokens so a few pairs cover all of them.
     """
-    from sage_nb.core.text import token_label  # the evaluate package imports the agent's prompts
-
     wanted = {label.casefold() for label in labels}
     named = set(classes)
     done = set(skip)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 
 from sage_nb.agent.records import Hypothesis, RunState
 from sage_nb.core.text import names_token
+from sage_nb.explainers.top_tokens import CLASS_PHRASES, CLASS_STEMS
 
 PHASES = ("exemplars", "explain", "design", "analyze", "review", "synthesize", "done")
 VERDICTS = ("accept", "refute", "refine", "keep_testing")
@@ -110,8 +111,6 @@ def rests_on_accepted(text: str, hypotheses: Sequence[Hypothesis]) -> bool:
 def names_class(claim: str, words: set[str]) -> bool:
     """Whether ``words`` (of a description) name a token class the computed ``claim`` names (e.g. "digits" for a
     claim whose peak token is usually a digit)."""
-    from sage_nb.evaluate.top_tokens import CLASS_PHRASES, CLASS_STEMS  # evaluate imports the agent's prompts
-
     stems = [stem for key, phrase in CLASS_PHRASES.items() if phrase in claim for stem in CLASS_STEMS[key]]
     return any(word.startswith(stem) for word in words for stem in stems)
 

@@ -3,7 +3,7 @@
 An instruct LM with a LoRA adapter learns to write one-sentence explanations of SAE features:
 
 1. **warm-up SFT** on explanations of training features written by this package's own one-shot baseline
-   (:class:`~sage_nb.evaluate.baseline.OneShotExplainer`) with the run's LLM (the embedded SmolLM2 offline);
+   (:class:`~sage_nb.explainers.one_shot.OneShotExplainer`) with the run's LLM (the embedded SmolLM2 offline);
 2. each **DPO round** samples several explanations per feature from the current explainer, has the LLM write texts
    that express each one, **measures** the feature on those texts (the reward is the best text's maximum
    activation), turns the rewards into preference pairs, and trains with ``trl``'s DPO; held-out features' pairs

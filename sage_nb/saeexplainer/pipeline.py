@@ -170,7 +170,7 @@ def _norm(run: _Run) -> dict[str, Any]:
 
 
 def _teacher(run: _Run) -> dict[str, Any]:
-    from sage_nb.evaluate.baseline import ExplainError, OneShotExplainer
+    from sage_nb.explainers.one_shot import ExplainError, OneShotExplainer
 
     assert run.split is not None
     features = list(run.split.train)
@@ -332,7 +332,7 @@ def _explanations(run: _Run) -> dict[str, Any]:
         for fd, samples in zip(datas, texts, strict=True):
             rows.append({"explainer": stage, "feature": fd.index, "description": samples[0]})
     if cfg.eval_teacher:
-        from sage_nb.evaluate.baseline import ExplainError, OneShotExplainer
+        from sage_nb.explainers.one_shot import ExplainError, OneShotExplainer
 
         for fd, item in zip(datas, OneShotExplainer(run.cached_llm()).explain_many(datas), strict=True):
             text = "" if isinstance(item, ExplainError) else item.description
@@ -342,7 +342,7 @@ def _explanations(run: _Run) -> dict[str, Any]:
 
 
 def _evaluate(run: _Run) -> dict[str, Any]:
-    from sage_nb.evaluate.base import Candidate
+    from sage_nb.core.records import Candidate
     from sage_nb.evaluate.generation import GenerationScorer
     from sage_nb.evaluate.inputs import InputScorer
     from sage_nb.evaluate.report import evaluate

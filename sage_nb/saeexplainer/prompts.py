@@ -2,7 +2,7 @@
 
 The explainer replies with one plain sentence (no JSON): the sentence is the explanation that is rewarded, trained
 on and scored. Exemplars are shown with the one-shot baseline's token/activation formatting
-(:func:`sage_nb.evaluate.prompts.token_act_lines`), so both explainers read the same evidence.
+(:func:`sage_nb.explainers.prompts.token_act_lines`), so both explainers read the same evidence.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, create_model
 
 from sage_nb.data.records import FeatureData
-from sage_nb.evaluate.prompts import token_act_lines
 from sage_nb.evidence import feature_scale
+from sage_nb.explainers.prompts import token_act_lines
 
 Messages = list[dict[str, str]]
 

@@ -11,13 +11,6 @@ from scripted import planted_feature_data  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def planted():
-    from sage_nb.target.planted import load_planted_target
-
-    return load_planted_target()
-
-
-@pytest.fixture(scope="session")
 def weekday(planted):
     """(index, FeatureData) of the planted weekday feature over the scripted corpus."""
     return planted_feature_data(planted, "weekday")

@@ -12,7 +12,7 @@ from sage_nb.agent.loop import SMALL_MODEL_SAMPLES, computed_candidate
 from sage_nb.agent.prompts import COMPUTED_ANGLE
 from sage_nb.agent.results import RESULT_FILES, run_dir
 from sage_nb.data.records import FeatureData
-from sage_nb.evaluate.top_tokens import TopTokensExplainer
+from sage_nb.explainers.top_tokens import TopTokensExplainer
 
 CORPUS_DIGITS = ["Call 555 0199 after 6 pm.", "Room 12 is on floor 3.", "The year 2024 had 366 days."]
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sage_nb.core.records import Candidate
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.target.neuronpedia.client import NeuronpediaClient
 from sage_nb.target.neuronpedia.exemplars import NeuronpediaIndex, TokenVocab
@@ -160,8 +161,6 @@ class NeuronpediaTarget:
     def candidates(self, features: int | Sequence[int]) -> list[Any]:
         """The best stored explanation of each feature as an evaluation
         :class:`~sage_nb.evaluate.base.Candidate` (explainer ``"neuronpedia"``); features without one are left out."""
-        from sage_nb.evaluate.base import Candidate
-
         out = []
         for feature in self.check_features(features):
             stored = self.explanations(feature)

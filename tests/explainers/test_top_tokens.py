@@ -6,8 +6,8 @@ import pytest
 
 from sage_nb.core.text import token_label, token_phrase, whitespace_name
 from sage_nb.data.records import Exemplar, FeatureData
-from sage_nb.evaluate.baseline import ExplainError
-from sage_nb.evaluate.top_tokens import EXPLAINER, TopTokensExplainer
+from sage_nb.explainers.one_shot import ExplainError
+from sage_nb.explainers.top_tokens import EXPLAINER, TopTokensExplainer
 
 
 def window(ctx: int, tokens: list[str], peak: int, act: float) -> Exemplar:

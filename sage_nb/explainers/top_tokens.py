@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sage_nb.core.records import Candidate
 from sage_nb.core.text import token_label, token_phrase, whitespace_name
 from sage_nb.data.records import FeatureData
-from sage_nb.evaluate.base import Candidate
-from sage_nb.evaluate.baseline import ExplainError
 from sage_nb.evidence import Evidence, feature_scale
+from sage_nb.explainers.base import ExplainError
 
 #: The explainer name on the candidates this module returns.
 EXPLAINER = "top-tokens"
@@ -78,7 +78,9 @@ class TopTokensExplainer:
     def explain(self, feature_data: FeatureData) -> Candidate:
         """The computed explanation of one feature; raises :class:`ExplainError` when it never fired."""
         if not feature_data.top or feature_scale(feature_data) <= 0:
-            raise ExplainError(feature_data.index, "the feature never fired in the mined corpus: no exemplars")
+            raise ExplainError(
+                feature_data.index, "the feature never fired in the mined corpus: no exemplars", EXPLAINER
+            )
         return self.from_evidence(Evidence.from_feature(feature_data))
 
     def explain_many(self, feature_datas: Sequence[FeatureData]) -> list[Candidate | ExplainError]:
@@ -94,7 +96,7 @@ class TopTokensExplainer:
     def from_evidence(self, evidence: Evidence) -> Candidate:
         """The sentence and labels for already computed evidence."""
         if not evidence.peak:
-            raise ExplainError(evidence.feature, "the evidence holds no peak tokens")
+            raise ExplainError(evidence.feature, "the evidence holds no peak tokens", EXPLAINER)
         merged: dict[str, float] = {}  # ' mail' and 'mail' read the same: one entry, shares summed
         for stat in evidence.peak:
             merged[token_phrase(stat.token)] = merged.get(token_phrase(stat.token), 0.0) + stat.share

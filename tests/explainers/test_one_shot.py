@@ -6,10 +6,10 @@ import pytest
 from scripted import ScriptedLLM
 
 from sage_nb.core.text import visible
-from sage_nb.evaluate import prompts
 from sage_nb.evaluate.base import Candidate
-from sage_nb.evaluate.baseline import ExplainError, OneShotExplainer
 from sage_nb.evidence import Evidence, feature_scale
+from sage_nb.explainers import prompts
+from sage_nb.explainers.one_shot import ExplainError, OneShotExplainer
 
 REPLY = {"description": "Fires on digits, more on later digits of long numbers.", "labels": ["digits", "long␣numbers"]}
 

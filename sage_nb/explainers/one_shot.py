@@ -14,26 +14,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sage_nb.core.records import Candidate
 from sage_nb.core.text import unvisible
 from sage_nb.data.records import FeatureData
-from sage_nb.evaluate import prompts
-from sage_nb.evaluate.base import Candidate
 from sage_nb.evidence import feature_scale
+from sage_nb.explainers import prompts
+from sage_nb.explainers.base import ExplainError
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
 
 #: The explainer name on the candidates this module returns.
 EXPLAINER = "baseline"
 #: The LLM role tag of the baseline's calls.
 ROLE = "baseline"
-
-
-class ExplainError(ValueError):
-    """The baseline could not explain a feature; ``error`` is the recorded reason (LLM error or no exemplars)."""
-
-    def __init__(self, feature: int, error: str) -> None:
-        super().__init__(f"baseline explanation of feature {feature} failed: {error}")
-        self.feature = feature
-        self.error = error
 
 
 class OneShotExplainer:
@@ -54,7 +46,9 @@ class OneShotExplainer:
     def request(self, feature_data: FeatureData) -> LLMRequest[Any]:
         """The call for one feature; raises :class:`ExplainError` when the feature never fired."""
         if not feature_data.top or feature_scale(feature_data) <= 0:
-            raise ExplainError(feature_data.index, "the feature never fired in the mined corpus: no exemplars")
+            raise ExplainError(
+                feature_data.index, "the feature never fired in the mined corpus: no exemplars", EXPLAINER
+            )
         return LLMRequest(
             messages=prompts.baseline_messages(feature_data, self.top_k, self.use_evidence),
             schema=prompts.BaselineReply,
@@ -90,7 +84,7 @@ class OneShotExplainer:
 
 def _candidate(feature: int, result: LLMResult[Any]) -> Candidate:
     if not result.ok or result.parsed is None:
-        raise ExplainError(feature, f"{result.error_kind}: {result.error}")
+        raise ExplainError(feature, f"{result.error_kind}: {result.error}", EXPLAINER)
     reply: prompts.BaselineReply = result.parsed
     description = " ".join(unvisible(reply.description).split())
     labels = [label for label in (" ".join(unvisible(x).split()) for x in reply.labels) if label]
