@@ -66,7 +66,7 @@ class AgentConfig:
     use_evidence: bool = True  # give the explainer the computed Evidence (in place of per-exemplar token lists)
     temperature: float | None = None  # None: the backend's default
     seed: int = 0
-    max_tokens: int | None = None  # per reply; None: prompts.MAX_REPLY_TOKENS of the role
+    max_tokens: int | None = None  # per reply; None: prompts.reply_tokens(role), the role schema's bound
     #: Explainer calls whose hypotheses are pooled and ranked by their measured examples (None: by backend).
     explainer_samples: int | None = None
     #: "llm": the designer writes targeted tests. "random": the SAGE paper's designer ablation, where each round

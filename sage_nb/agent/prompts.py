@@ -18,6 +18,7 @@ from sage_nb.core.prompting import DATA_RULE, repeats, text_words
 from sage_nb.core.text import visible
 from sage_nb.data.records import Exemplar
 from sage_nb.evidence import HIGH_FRACTION, LOW_FRACTION
+from sage_nb.llm.parsing import reply_token_bound
 
 Claim = Annotated[str, Field(min_length=3, max_length=80)]
 TestText = Annotated[str, Field(min_length=3, max_length=90)]
@@ -29,10 +30,6 @@ Expect = Literal["high", "low"]
 MAX_LIST = 4
 #: Causal tests (steered prompts) a designer may add per turn when they are on.
 MAX_CAUSAL = 2
-#: Reply token budgets per role: room for a full reply at the schemas' bounds.
-MAX_REPLY_TOKENS = {"explainer": 480, "designer": 320, "analyzer": 160, "reviewer": 320, "synthesis": 320}
-#: Extra reply tokens of a designer that may add causal tests.
-CAUSAL_REPLY_TOKENS = 160
 #: Tokens shown on each side of an exemplar's peak.
 EXEMPLAR_SIDE = 8
 #: Tokens listed with their activation per exemplar.
@@ -79,7 +76,7 @@ class AnalyzerReply(BaseModel):
 
 
 class ReviewTest(BaseModel):
-    hypothesis: Annotated[str, Field(pattern=r"^H[0-9]{1,2}$")]
+    hypothesis: Annotated[str, Field(pattern=r"^H[0-9]{1,2}$", max_length=3)]
     text: TestText
     expect: Expect
 
@@ -168,8 +165,12 @@ def schema_for(role: str, causal: bool = False) -> type[BaseModel]:
 
 
 def reply_tokens(role: str, causal: bool = False) -> int:
-    """The reply token budget of ``role``."""
-    return MAX_REPLY_TOKENS[role] + (CAUSAL_REPLY_TOKENS if causal and role == "designer" else 0)
+    """The reply token budget of ``role``: room for a full reply at its schema's bounds, one token per character
+    (:func:`~sage_nb.llm.parsing.reply_token_bound`), so a schema-constrained reply is never cut off."""
+    bound = reply_token_bound(schema_for(role, causal))
+    if bound is None:
+        raise ValueError(f"the {role} schema leaves a string or a list unbounded: bound it, or no budget fits")
+    return bound
 
 
 #: The angles the explainer's hypotheses should cover, in order.

@@ -14,14 +14,12 @@ from sage_nb.core.prompting import DATA_RULE
 from sage_nb.core.text import visible
 from sage_nb.data.records import Exemplar, FeatureData
 from sage_nb.evidence import Evidence, feature_scale
+from sage_nb.llm.parsing import reply_token_bound
 
 #: Top exemplars the one-shot baseline sees (as many as the SAGE explainer's default).
 BASELINE_TOP_K = 10
 #: Tokens shown on each side of an exemplar's peak in the baseline's token/activation lists.
 BASELINE_SIDE = 8
-#: The baseline's reply token budget.
-BASELINE_REPLY_TOKENS = 200
-
 BaselineDescription = Annotated[str, Field(min_length=10, max_length=200)]
 BaselineLabel = Annotated[str, Field(min_length=2, max_length=60)]
 
@@ -29,6 +27,10 @@ BaselineLabel = Annotated[str, Field(min_length=2, max_length=60)]
 class BaselineReply(BaseModel):
     description: BaselineDescription
     labels: list[BaselineLabel] = Field(min_length=1, max_length=3)
+
+
+#: The baseline's reply token budget: a full reply at the schema's bounds is never cut off.
+BASELINE_REPLY_TOKENS = reply_token_bound(BaselineReply)
 
 
 BASELINE_SYSTEM = (

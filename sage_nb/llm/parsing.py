@@ -125,6 +125,50 @@ def json_schema(schema: type[BaseModel]) -> dict[str, Any]:
     return schema.model_json_schema()
 
 
+#: Tokens of JSON punctuation and whitespace allowed around each value in :func:`reply_token_bound`.
+_VALUE_OVERHEAD = 4
+
+
+def reply_token_bound(schema: type[BaseModel]) -> int | None:
+    """The most tokens a reply that validates as ``schema`` can take when every character is its own token (how
+    digits and odd text tokenise): string lengths, list sizes and key names from the schema, plus punctuation.
+
+    A reply budget of at least this size never cuts a schema-constrained reply off. None when the schema bounds
+    some string or list not (a free-form field).
+    """
+    root = json_schema(schema)
+    defs = root.get("$defs", {})
+
+    def bound(node: Any) -> int | None:
+        if "$ref" in node:
+            return bound(defs[node["$ref"].rsplit("/", 1)[-1]])
+        if "anyOf" in node:
+            parts = [bound(n) for n in node["anyOf"]]
+            return None if None in parts else max(p for p in parts if p is not None)
+        if "enum" in node or "const" in node:
+            values = node.get("enum", [node.get("const")])
+            return max(len(json.dumps(v)) for v in values) + _VALUE_OVERHEAD
+        kind = node.get("type")
+        if kind == "string":
+            return None if "maxLength" not in node else node["maxLength"] + _VALUE_OVERHEAD
+        if kind in ("integer", "number", "boolean", "null"):
+            return 8 + _VALUE_OVERHEAD
+        if kind == "array":
+            item = bound(node.get("items", {}))
+            return None if item is None or "maxItems" not in node else node["maxItems"] * item + _VALUE_OVERHEAD
+        if kind == "object":
+            total = _VALUE_OVERHEAD
+            for key, value in node.get("properties", {}).items():
+                inner = bound(value)
+                if inner is None:
+                    return None
+                total += len(key) + 3 + inner
+            return total
+        return None
+
+    return bound(root)
+
+
 def compact_schema_text(schema: type[BaseModel]) -> str:
     """A short JSON rendering of the schema for prompts: no ``title`` keywords, no spaces."""
     return json.dumps(_strip_titles(json_schema(schema)), separators=(",", ":"), ensure_ascii=False)
