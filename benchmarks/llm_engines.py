@@ -4,7 +4,7 @@ schema-constrained calls, and one full SAGE run per embedded model. Run it alone
 Sections (each saved to ``--out`` as it finishes, so an interrupted run resumes at the next section):
 
 - ``speed``: the same prompts and schemas, SmolLM2-135M under llama.cpp and under transformers + xgrammar;
-  completion tokens per second of call time (prefill included, both engines), and llama.cpp's decode-only rate.
+  generation rate = completion tokens / (call time - prefill time), grammar masking and sampling included.
 - ``roles_<model>``: constrained calls with every schema the agent and the scorers use, on varied prompts.
 - ``agent_<model>``: one full default SAGE run on a real feature of the shipped SAE (model loading and mining before
   the clock), with the time per role split into prefill and generation.
@@ -115,29 +115,50 @@ def run_roles(llm: Any, n: int) -> dict[str, Any]:
     }
 
 
+def _transformers_prefill_s(llm: Any, messages: list[dict[str, str]]) -> float:
+    """Seconds of one forward pass over the rendered prompt: the prefill inside a transformers ``generate``."""
+    import torch
+
+    ids = llm._prompt_ids(messages)
+    with torch.no_grad():
+        start = time.perf_counter()
+        llm._model(torch.tensor([ids]))
+        return time.perf_counter() - start
+
+
 def run_speed(threads: int, calls: int) -> dict[str, Any]:
+    """Generation rate of each engine: completion tokens / (call time - prefill time), same prompts and schemas.
+
+    llama.cpp reports its prefill time; for transformers it is one forward pass over the same rendered prompt.
+    Grammar masking, sampling and detokenising count as generation for both."""
     import torch
 
     from sage_nb.llm import make_llm
+    from sage_nb.llm.base import with_schema_instruction
 
     torch.set_num_threads(threads)
-    cases = [c for c in role_cases() if c[0] in ("analyzer", "simulator")][:calls]
+    cases = [c for c in role_cases() if c[0] in ("analyzer", "simulator", "designer")][:calls]
     out: dict[str, Any] = {}
     for engine, spec in (("llamacpp", f"llamacpp:{SMOLLM}"), ("transformers", "transformers:smollm2-135m-instruct")):
         llm = make_llm(spec, **({"n_threads": threads} if engine == "llamacpp" else {}))
         llm.complete("Say hi.", cases[0][1], role="warmup", max_tokens=8)  # load before the clock
-        tokens = 0
-        wall = 0.0
+        tokens, call_s, prefill_s = 0, 0.0, 0.0
         for role, schema, prompt, max_tokens in cases:
             result = llm.complete(prompt, schema, role=role, max_tokens=max_tokens)
             tokens += result.usage.completion_tokens
-            wall += result.latency_s
-        out[engine] = {"completion_tokens": tokens, "call_s": wall, "tok_s": tokens / wall}
+            call_s += result.latency_s
+            if engine == "transformers":
+                rendered = with_schema_instruction([{"role": "user", "content": prompt}], schema)
+                prefill_s += _transformers_prefill_s(llm, rendered)
         if engine == "llamacpp":
             perf = [t for r, t in llm.perf.by_role.items() if r != "warmup"]
-            out[engine]["decode_tok_s"] = sum(t.generated_tokens for t in perf) / sum(t.generation_s for t in perf)
-            out[engine]["prefill_tok_s"] = sum(t.prefill_tokens for t in perf) / sum(t.prefill_s for t in perf)
-    out["speedup"] = out["llamacpp"]["tok_s"] / out["transformers"]["tok_s"]
+            prefill_s = sum(t.prefill_s for t in perf)
+            decode = sum(t.generated_tokens for t in perf) / sum(t.generation_s for t in perf)
+            out[engine] = {"decode_only_tok_s": decode}
+        out.setdefault(engine, {}).update(
+            completion_tokens=tokens, call_s=call_s, prefill_s=prefill_s, gen_tok_s=tokens / (call_s - prefill_s)
+        )
+    out["speedup"] = out["llamacpp"]["gen_tok_s"] / out["transformers"]["gen_tok_s"]
     return out
 
 
@@ -229,7 +250,7 @@ def main() -> None:
     qwen_gen = sum(t["generated_tokens"] for t in qwen_perf) / sum(t["generation_s"] for t in qwen_perf)
     qwen_prefill = sum(t["prefill_tokens"] for t in qwen_perf) / sum(t["prefill_s"] for t in qwen_perf)
     print(
-        f"smollm_gen_tok_s={speed['llamacpp']['decode_tok_s']:.1f} smollm_speedup={speed['speedup']:.2f} "
+        f"smollm_gen_tok_s={speed['llamacpp']['gen_tok_s']:.1f} smollm_speedup={speed['speedup']:.2f} "
         f"qwen_gen_tok_s={qwen_gen:.1f} qwen_prefill_tok_s={qwen_prefill:.1f} "
         f"json_valid_fraction={valid / calls:.3f} agent_minutes_qwen={done['agent_qwen']['minutes']:.2f} "
         f"agent_minutes_smollm={done['agent_smollm']['minutes']:.2f}"
