@@ -253,6 +253,7 @@ class SageLoop:
         s.llm_calls += 1
         s.tokens += result.usage.total_tokens
         s.failures += 0 if result.ok else 1
+        s.replayed = s.replayed or result.replayed
         row = s.usage.setdefault(result.role, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "failed": 0})
         row["calls"] += 1
         row["prompt_tokens"] += result.usage.prompt_tokens

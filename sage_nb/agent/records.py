@@ -190,6 +190,7 @@ class RunState:
     generation_s: float = 0.0  # time the LLM spent generating (the rest of the wall time is overhead)
     usage: dict[str, dict[str, int]] = field(default_factory=dict)  # role -> calls, prompt/completion tokens, failed
     notes: list[str] = field(default_factory=list)  # why testing ended early, etc.
+    replayed: bool = False  # some LLM replies came from a recording (``replay:``), not from a model now
 
     @property
     def done(self) -> bool:

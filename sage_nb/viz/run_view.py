@@ -344,6 +344,8 @@ def _run_header_html(state: RunState) -> str:
         facts.append(f"{state.failures} failures")
     if state.scale > 0:
         facts.append(f"scale {fmt(state.scale)}")
+    if state.replayed:
+        facts.append("LLM replies replayed from a recording")
     return (
         f'<h3 style="margin:4px 0">SAGE run on feature {_esc(state.feature)}</h3>'
         f'<div style="color:#555;margin-bottom:4px">{_esc(" · ".join(facts))}</div>'
