@@ -1,10 +1,14 @@
 """sage_nb: explain sparse-autoencoder features of language models in notebooks.
 
-The few names a notebook needs::
+The public API: the names below, and the namespaces ``sage_nb.agent``, ``sage_nb.evaluate``, ``sage_nb.explainers``,
+``sage_nb.llm``, ``sage_nb.causal``, ``sage_nb.viz``, ``sage_nb.widgets``, ``sage_nb.saeexplainer``,
+``sage_nb.evidence`` and ``sage_nb.exercises``. Tutorials, notebooks, the README and the CLI use only these; deeper
+module paths may change between versions::
 
-    from sage_nb import load_target, default_corpus, corpus_contexts, load_or_mine
+    from sage_nb import load_target, default_corpus, corpus_contexts, load_or_mine, make_llm, explain, evaluate
     target = load_target()                      # embedded SmolLM2-135M + shipped SAE, offline
     acts = target.activations("def f(x):", feature=123)
+    state = explain(target, 123, make_llm("local-capable"), index=index)
 """
 
 from __future__ import annotations
@@ -13,11 +17,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sage_nb.agent import AgentConfig, Bounds, RunState, explain, explain_features, load_run
+    from sage_nb.core.records import Candidate
     from sage_nb.data.contexts import corpus_contexts
     from sage_nb.data.corpus import Corpus, corpus_from, default_corpus
     from sage_nb.data.index import FeatureIndex, load_or_mine, mine
     from sage_nb.data.records import Exemplar, FeatureData, TokenActivations
+    from sage_nb.evaluate.report import evaluate
+    from sage_nb.explainers import OneShotExplainer, TopTokensExplainer
+    from sage_nb.llm import make_llm, recorded_llm
     from sage_nb.target import HookPoint, Target, load_target
+    from sage_nb.target.planted import load_planted_target
 
 #: Where each public name lives; imported on first use, so that ``sage-nb --help`` never loads torch.
 _LAZY = {
@@ -34,6 +44,19 @@ _LAZY = {
     "HookPoint": "sage_nb.target",
     "Target": "sage_nb.target",
     "load_target": "sage_nb.target",
+    "load_planted_target": "sage_nb.target.planted",
+    "AgentConfig": "sage_nb.agent",
+    "Bounds": "sage_nb.agent",
+    "RunState": "sage_nb.agent",
+    "explain": "sage_nb.agent",
+    "explain_features": "sage_nb.agent",
+    "load_run": "sage_nb.agent",
+    "Candidate": "sage_nb.core.records",
+    "evaluate": "sage_nb.evaluate.report",
+    "OneShotExplainer": "sage_nb.explainers",
+    "TopTokensExplainer": "sage_nb.explainers",
+    "make_llm": "sage_nb.llm",
+    "recorded_llm": "sage_nb.llm",
 }
 
 
@@ -52,6 +75,12 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgentConfig",
+    "Bounds",
+    "Candidate",
+    "OneShotExplainer",
+    "RunState",
+    "TopTokensExplainer",
     "Corpus",
     "Exemplar",
     "FeatureData",
@@ -62,7 +91,14 @@ __all__ = [
     "corpus_contexts",
     "corpus_from",
     "default_corpus",
+    "evaluate",
+    "explain",
+    "explain_features",
     "load_or_mine",
+    "load_planted_target",
+    "load_run",
+    "make_llm",
+    "recorded_llm",
     "load_target",
     "mine",
 ]

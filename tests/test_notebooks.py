@@ -131,3 +131,29 @@ def test_explore_template_runs_headless_with_papermill(tmp_path):
     assert not any(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "feature 743" in text.lower() and "feature 3552" not in text.lower()  # the given feature, not the default
     assert "Monday" in text  # the given probe text was measured
+
+
+#: The public namespaces (see ``sage_nb/__init__.py``): notebooks import from these only, never from deeper modules.
+PUBLIC_NAMESPACES = {
+    "sage_nb", "sage_nb.agent", "sage_nb.causal", "sage_nb.evaluate", "sage_nb.evidence", "sage_nb.exercises",
+    "sage_nb.explainers", "sage_nb.llm", "sage_nb.saeexplainer", "sage_nb.viz", "sage_nb.widgets",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_import_only_the_public_api(path):
+    private = []
+    for source in _code_cells(path):
+        code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(code)):
+            modules = [node.module] if isinstance(node, ast.ImportFrom) else []
+            modules += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            private += [m for m in modules if m and m.startswith("sage_nb") and m not in PUBLIC_NAMESPACES]
+    assert not private, f"{path.name} imports private modules: {sorted(set(private))}"
+
+
+@pytest.mark.parametrize("namespace", sorted(PUBLIC_NAMESPACES))
+def test_every_public_name_resolves(namespace):
+    module = importlib.import_module(namespace)
+    for name in getattr(module, "__all__", []):
+        assert getattr(module, name) is not None, f"{namespace}.{name}"

@@ -9,14 +9,17 @@ Backends live in :mod:`~sage_nb.llm.local_backend`, :mod:`~sage_nb.llm.openai_ba
 """
 
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult, TokenLogprob
+from sage_nb.llm.cache import CachedBackend
 from sage_nb.llm.errors import LLMError, LLMRequestError, LLMUnavailable, ReplayMissing
-from sage_nb.llm.factory import make_llm
+from sage_nb.llm.factory import as_llm, make_llm
 from sage_nb.llm.parsing import parse_reply
+from sage_nb.llm.recorded import recorded_llm
 from sage_nb.llm.retry import RetryPolicy
 from sage_nb.llm.usage import DEFAULT_PRICES, Price, Usage, UsageTracker
 
 __all__ = [
     "DEFAULT_PRICES",
+    "CachedBackend",
     "LLMBackend",
     "LLMError",
     "LLMRequest",
@@ -29,6 +32,8 @@ __all__ = [
     "TokenLogprob",
     "Usage",
     "UsageTracker",
+    "as_llm",
     "make_llm",
     "parse_reply",
+    "recorded_llm",
 ]

@@ -25,11 +25,19 @@ from sage_nb.saeexplainer.explainer import Explainer, ExplainerInputs, load_expl
 from sage_nb.saeexplainer.injection import VectorInjector, feature_directions, residual_norm
 from sage_nb.saeexplainer.pairs import PairDecision, PairRules, build_pair, build_pairs
 from sage_nb.saeexplainer.pipeline import TrainingRun, train_explainer
-from sage_nb.saeexplainer.rewards import CandidateReward, text_score
+from sage_nb.saeexplainer.rewards import (
+    CandidateExplanation,
+    CandidateReward,
+    candidate_rewards,
+    measure_texts,
+    text_score,
+    write_texts,
+)
 from sage_nb.saeexplainer.split import FeatureSplit, LeakError, check_training_features, split_features
 from sage_nb.saeexplainer.stages import ConfigMismatch, StageStore
 
 __all__ = [
+    "CandidateExplanation",
     "CandidateReward",
     "ConfigMismatch",
     "Explainer",
@@ -44,11 +52,14 @@ __all__ = [
     "VectorInjector",
     "build_pair",
     "build_pairs",
+    "candidate_rewards",
     "check_training_features",
     "feature_directions",
     "load_explainer_model",
+    "measure_texts",
     "residual_norm",
     "split_features",
     "text_score",
     "train_explainer",
+    "write_texts",
 ]

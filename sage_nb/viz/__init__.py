@@ -4,7 +4,7 @@ from sage_nb.viz.causal import continuations_html, continuations_table, logit_sh
 from sage_nb.viz.evidence_view import EvidenceView, evidence_panel_html
 from sage_nb.viz.feature_view import FeatureView, feature_view
 from sage_nb.viz.plots import histogram_svg
-from sage_nb.viz.run_view import RunView, explanation_html, turn_html
+from sage_nb.viz.run_view import RunView, board_frame, explanation_html, turn_html
 from sage_nb.viz.tokens import (
     MultiTokenView,
     TokensTable,
@@ -27,6 +27,7 @@ __all__ = [
     "RunView",
     "TokenView",
     "TokensTable",
+    "board_frame",
     "bundle_sent",
     "continuations_html",
     "continuations_table",
