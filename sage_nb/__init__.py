@@ -14,6 +14,7 @@ module paths may change between versions::
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -71,6 +72,29 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
+
+def _evidence_html(evidence: Any) -> str:
+    from sage_nb.viz.evidence_view import EvidenceView
+
+    return EvidenceView(evidence).to_html()
+
+
+def register_notebook_displays() -> bool:
+    """In a running IPython, display records as their views: an :class:`~sage_nb.evidence.Evidence` as its panel.
+
+    The records stay free of display code (the viz layer sits above them); this hook connects the two, and runs
+    when ``sage_nb`` is imported inside a notebook. Returns whether a shell was found.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return False
+    html = shell.display_formatter.formatters["text/html"]
+    html.for_type_by_name("sage_nb.evidence", "Evidence", _evidence_html)
+    return True
+
+
+register_notebook_displays()
 
 __version__ = "0.1.0"
 

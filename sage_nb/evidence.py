@@ -544,11 +544,6 @@ class Evidence:
             lines = lines[: max_lines - 1] + [f"... {len(lines) - max_lines + 1} more lines"]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        from sage_nb.viz.evidence_view import EvidenceView  # the viz layer imports this module
-
-        return EvidenceView(self).to_html()
-
     def to_frame(self, view: str = "peak"):
         """A pandas DataFrame: ``view`` is 'peak', 'before', 'after', 'pairs', 'classes' or 'tests'."""
         import pandas as pd

@@ -7,6 +7,7 @@ bash scripts/install_browser.sh
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export SAGE_NB_BROWSER_REQUIRED=1  # install_browser.sh installed chromium: the browser tests must not skip
+lint-imports  # the layers of docs/architecture.md: no module imports from a layer above its own
 python -m pytest -q "$@"
 python -m pytest -q -m "slow and not local_agent" "$@"
 python -m pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider tutorials/ notebooks/

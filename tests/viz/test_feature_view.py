@@ -7,7 +7,7 @@ import re
 import pytest
 
 from sage_nb.data.records import Exemplar, FeatureData
-from sage_nb.viz import feature_view, reset_bundle, set_render_mode, token_view
+from sage_nb.viz import EvidenceView, feature_view, reset_bundle, set_render_mode, token_view
 from sage_nb.viz.feature_view import density_text, logit_table_html
 
 
@@ -122,4 +122,17 @@ def test_the_computed_evidence_is_a_panel_of_the_feature_view():
     assert '<code style="white-space:pre"> name</code></td><td style="text-align:right">100%</td>' in panel
     assert '<td style="text-align:right">8</td>' in panel and "<b>8</b> contexts analysed" in panel
     assert "Computed evidence" not in feature_view(feature, evidence=False)._repr_html_()
-    assert "Computed evidence" in Evidence.from_feature(feature)._repr_html_()  # the record displays as its panel
+    assert "Computed evidence" in EvidenceView(Evidence.from_feature(feature)).to_html()
+
+
+def test_in_a_notebook_evidence_displays_as_its_panel():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import sage_nb
+    from sage_nb.evidence import Evidence
+
+    feature = make_feature()
+    shell = InteractiveShell.instance()
+    assert sage_nb.register_notebook_displays()
+    data, _ = shell.display_formatter.format(Evidence.from_feature(feature))
+    assert "Computed evidence" in data["text/html"]  # the record displays as its panel
