@@ -221,19 +221,21 @@ def explain_features(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(features), desc="features", unit="feature")
-    for feature in features:
-        folder = feature_folder(output_dir, llm, target, feature, settings)
-        folder.check(overwrite=overwrite)
-        state = finished_run(folder)
-        if state is None:
-            state = explain(
-                target, feature, llm, index=index, output_dir=output_dir, config=config, overwrite=overwrite
-            )
-        states.append(state)
+    try:
+        for feature in features:
+            folder = feature_folder(output_dir, llm, target, feature, settings)
+            folder.check(overwrite=overwrite)
+            state = finished_run(folder)
+            if state is None:
+                state = explain(
+                    target, feature, llm, index=index, output_dir=output_dir, config=config, overwrite=overwrite
+                )
+            states.append(state)
+            if bar is not None:
+                bar.update()
+    finally:
         if bar is not None:
-            bar.update()
-    if bar is not None:
-        bar.close()
+            bar.close()  # before any error is printed, so that the error is the last line
     return states
 
 

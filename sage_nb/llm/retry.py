@@ -35,7 +35,7 @@ class RetryPolicy:
     then stalls.
     """
 
-    max_attempts: int = 5
+    max_attempts: int = 4  # a failure that outlasts 1 + 2 + 4 s of waiting is rarely transient
     initial_delay_s: float = 1.0
     multiplier: float = 2.0
     max_delay_s: float = 30.0
