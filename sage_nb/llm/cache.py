@@ -1,8 +1,8 @@
 """A backend wrapper that answers repeated requests from a JSONL cache and records new successful calls.
 
 ``CachedBackend(make_llm("local"), "cache.jsonl")`` behaves like the wrapped backend, except that a request whose
-key (messages, schema, sampling parameters) is already in the file is answered from it at no cost (marked
-``replayed``). Only successful calls are cached, so a failed call is retried next time. The file has the format of
+key (messages, schema, sampling parameters) is already in the file, answered by the same model, is answered from it at
+no cost (marked ``replayed``); another model's answer to the same request is never returned. Only successful calls are cached, so a failed call is retried next time. The file has the format of
 :class:`~sage_nb.llm.replay.CallRecorder`, so it also works with ``make_llm("replay:PATH")``.
 """
 
@@ -24,11 +24,11 @@ class CachedBackend(LLMBackend):
         self.inner = inner
         self.name = inner.name
         self.path = Path(path)
-        self._records: dict[str, dict[str, Any]] = {}
+        self._records: dict[tuple[str, str], dict[str, Any]] = {}  # (request key, model) -> record
         if self.path.exists():
             for record in load_records(self.path):
                 if record["reply"]["ok"]:
-                    self._records.setdefault(record["key"], record)
+                    self._records.setdefault((record["key"], record.get("model")), record)
         self._writer = CallRecorder(self.path)
         self.hits = 0
         self.misses = 0
@@ -41,8 +41,8 @@ class CachedBackend(LLMBackend):
 
     def _hit(self, request: LLMRequest[Any]) -> LLMResult[Any] | None:
         with self._lock:
-            record = self._records.get(request.key())
-        if record is None:
+            record = self._records.get((request.key(), self.inner.backend_for(request.role).model))
+        if record is None:  # never asked, or asked of another model only: ask this one
             return None
         result = result_from_record(record, request, self.name)
         if not result.ok:  # recorded under an older schema: ask again
@@ -58,7 +58,7 @@ class CachedBackend(LLMBackend):
         if result.ok:
             line = self._writer.write(request, result)
             with self._lock:
-                self._records[result.request_key] = line
+                self._records[(result.request_key, result.model)] = line
 
     def run(self, request: LLMRequest[Any]) -> LLMResult[Any]:
         hit = self._hit(request)

@@ -61,3 +61,28 @@ def test_different_sampling_parameters_are_different_entries(tmp_path):
     a = cached.complete("x", Word, role="gen", temperature=0.0)
     b = cached.complete("x", Word, role="gen", temperature=0.9, seed=1)
     assert a.parsed != b.parsed and cached.inner.calls == 2
+
+
+def test_another_models_cached_answer_is_never_returned(tmp_path):
+    from pydantic import BaseModel
+
+    from sage_nb.llm.base import LLMRequest, LLMResult
+    from sage_nb.llm.cache import CachedBackend
+    from sage_nb.llm.replay import CallRecorder
+
+    class Word(BaseModel):
+        word: str
+
+    path = tmp_path / "cache.jsonl"
+    request = LLMRequest("a word", Word, role="generator")
+    answer = LLMResult(True, Word(word="big"), '{"word":"big"}', "generator", None, "llamacpp", "big-model",
+                       request.key())  # fmt: skip
+    CallRecorder(path).write(request, answer)
+    small = tmp_path / "small.jsonl"
+    CallRecorder(small).write(request, LLMResult(True, Word(word="small"), '{"word":"small"}', "generator", None,
+                                                 "llamacpp", "small-model", request.key()))  # fmt: skip
+    cached = CachedBackend(make_llm(f"replay:{small}"), path)
+    result = cached.complete("a word", Word, role="generator")
+    assert result.parsed.word == "small" and cached.misses == 1 and cached.hits == 0
+    again = CachedBackend(make_llm(f"replay:{small}"), path).complete("a word", Word, role="generator")
+    assert again.parsed.word == "small"  # both answers are kept, each for its own model
