@@ -19,6 +19,7 @@ from sage_nb.agent import prompts
 from sage_nb.agent.causal_tests import run_effects, supports_causal
 from sage_nb.agent.minimal_pairs import minimal_pairs, pair_tests, window_text
 from sage_nb.agent.records import (
+    PHASE_ROLES,
     STATUS_ORDER,
     Effect,
     EvidenceItem,
@@ -582,7 +583,7 @@ class SageLoop:
         s = self.state
         close_all_open(s, f"testing ended: {reason}")
         s.notes.append(reason)
-        self._turn(s.phase, None, None, decision=f"{reason}: synthesize")
+        self._turn(PHASE_ROLES[s.phase], None, None, decision=f"{reason}: synthesize")
         s.pending = []
         s.phase = "synthesize"
 

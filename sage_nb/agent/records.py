@@ -7,10 +7,31 @@ All records are plain dataclasses that round-trip through JSON (:meth:`RunState.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-#: Hypothesis statuses. ``open`` ones are still being tested; the others are final.
-STATUSES = ("open", "accepted", "refuted", "inconclusive")
+#: A hypothesis's status. ``open`` ones are still being tested; the others are final.
+Status = Literal["open", "accepted", "refuted", "inconclusive"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+#: A measured text's level, as a fraction of the feature's scale (thresholds in :mod:`sage_nb.evidence`).
+Level = Literal["high", "medium", "low"]
+#: What a test was expected to do, and how its measurement matched.
+Expectation = Literal["high", "low"]
+Verdict = Literal["ok", "partial", "miss"]
+#: Where a measured text came from.
+Source = Literal["exemplar", "explainer", "designer", "random", "pairs", "reviewer", "by hand"]
+#: The step of the loop a run is at, and the role that acts in a turn (one vocabulary: a phase is named for the work
+#: done in it, a role for who does it).
+Phase = Literal["exemplars", "explain", "design", "analyze", "review", "synthesize", "done"]
+Role = Literal["exemplars", "explainer", "designer", "analyzer", "reviewer", "synthesis"]
+#: The role that acts in each phase.
+PHASE_ROLES: dict[str, Role] = {
+    "exemplars": "exemplars",
+    "explain": "explainer",
+    "design": "designer",
+    "analyze": "analyzer",
+    "review": "reviewer",
+    "synthesize": "synthesis",
+}
 #: The order in which hypotheses are reported: accepted first, refuted last.
 STATUS_ORDER = {"accepted": 0, "open": 1, "inconclusive": 2, "refuted": 3}
 
@@ -24,17 +45,17 @@ class Measurement:
     """
 
     text: str
-    expect: str | None
+    expect: Expectation | None
     tokens: list[str]
     acts: list[float]
     max_act: float
     fraction: float
-    level: str
-    verdict: str | None
+    level: Level
+    verdict: Verdict | None
     peak_token: str | None
     snippet: str
-    #: exemplar, explainer, designer, random (designer ablation), pairs (minimal pairs) or reviewer
-    source: str = "designer"
+    #: exemplar, explainer, designer, random (designer ablation), pairs (minimal pairs), reviewer or by hand
+    source: Source = "designer"
     round: int = 0
 
     @property
@@ -59,7 +80,7 @@ class Effect:
     suppressed: list[str]
     clean: str
     steered: str
-    verdict: str | None  # 'ok', 'miss', or None without expected words
+    verdict: Verdict | None  # 'ok', 'miss', or None without expected words
     round: int = 0
 
     @property
@@ -75,7 +96,7 @@ class Hypothesis:
     claim: str
     angle: str = ""  # specific, alternative, negative control, other aspect
     tokens: list[str] = field(default_factory=list)  # the tokens or words the claim is about
-    status: str = "open"
+    status: Status = "open"
     history: list[str] = field(default_factory=list)  # earlier wordings (refinements)
     tests: list[Measurement] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)  # causal tests (AgentConfig(causal=True))
@@ -118,7 +139,7 @@ class Turn:
     """One step of the loop: a role's request and structured reply, what was measured, and the board after it."""
 
     index: int
-    role: str  # exemplars, explainer, designer, analyzer, reviewer, synthesis
+    role: Role
     hypothesis: str | None  # the hypothesis id the turn was about, if any
     prompt: str  # the user message sent (the system prompt lives in prompts.py)
     reply: dict[str, Any] | None  # the validated reply, None when the call failed
@@ -170,7 +191,7 @@ class RunState:
     """The whole state of one run on one feature: enough to resume it after a crash."""
 
     feature: int
-    phase: str = "exemplars"
+    phase: Phase = "exemplars"
     hypotheses: list[Hypothesis] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
     review_rounds: int = 0

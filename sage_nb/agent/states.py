@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import get_args
 
-from sage_nb.agent.records import Hypothesis, RunState
+from sage_nb.agent.records import Hypothesis, Phase, RunState
 from sage_nb.core.text import names_token
 from sage_nb.explainers.top_tokens import CLASS_PHRASES, CLASS_STEMS
 
-PHASES = ("exemplars", "explain", "design", "analyze", "review", "synthesize", "done")
+PHASES: tuple[Phase, ...] = get_args(Phase)
 VERDICTS = ("accept", "refute", "refine", "keep_testing")
 
 #: A hypothesis can be accepted when at least this share of its judged tests matched their expectations ...
