@@ -138,7 +138,20 @@ def test_a_second_run_skips_the_finished_feature(recording, first_run, tmp_path)
 
     code, out, err = explain_cli(partial, tmp_path / "fresh")  # the control: a new run does need the calls
     assert code == 2 and out == ""
-    assert "no recorded call" in err and len(err.strip().splitlines()) == 1
+    errors = [line for line in err.splitlines() if "error" in line]  # the rest is the progress bar, closed first
+    assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0] and "no recorded call" in errors[0]
+
+
+def test_a_run_with_other_settings_is_refused_with_the_fix(recording, first_run):
+    out_dir, summary = first_run
+    folder = Path(summary["folder"])
+    stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    code, out, err = explain_cli(recording[0], out_dir, "--no_evidence")
+    assert code == 2 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("sage-nb explain: error: ") and f"{folder} holds a run made with other settings" in last
+    assert "agent.use_evidence: true -> false" in last and "--overwrite" in last and "--output_dir" in last
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
 
 
 def test_record_with_a_replay_backend_is_a_clear_error(recording, tmp_path):
