@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -106,6 +106,14 @@ class AgentConfig:
         if self.computed_hypothesis is not None:
             return self.computed_hypothesis
         return self.use_evidence and llm.size_for("explainer") is not None
+
+
+class TestPlan(NamedTuple):
+    """The texts one round measures for a hypothesis, each with what it is expected to do ('high' / 'low')."""
+
+    hypothesis: Hypothesis
+    texts: list[str]
+    expects: list[str]
 
 
 def measurements(
@@ -296,9 +304,7 @@ class SageLoop:
     def _measure(self, texts: list[str]) -> list[TokenActivations]:
         return self.target.activations(texts, self.state.feature, truncate=True) if texts else []
 
-    def _measure_plans(
-        self, plans: Sequence[tuple[Hypothesis, list[str], list[str]]], source: str
-    ) -> list[list[Measurement]]:
+    def _measure_plans(self, plans: Sequence[TestPlan], source: str) -> list[list[Measurement]]:
         """Measure every plan's (hypothesis, texts, expectations) in one batch; one list of measurements per plan."""
         rows = self._measure([t for _, texts, _ in plans for t in texts])
         out, at = [], 0
@@ -424,7 +430,7 @@ class SageLoop:
         return pair_tests(pairs, self.bounds.tests_per_turn)
 
     def _measure_pairs(self, hyps: list[Hypothesis], paired: dict[str, tuple[list[str], list[str]]]) -> None:
-        plans = [(h, *paired[h.id]) for h in hyps]
+        plans = [TestPlan(h, *paired[h.id]) for h in hyps]
         for (h, _, _), measured in zip(plans, self._measure_plans(plans, "pairs"), strict=True):
             self._record_pairs(h, measured, "texts from the mined contexts measured")
             self._widen(h, measured)
@@ -456,7 +462,7 @@ class SageLoop:
         h.reason = "texts with the named tokens taken out still fired on " + ", ".join(map(token_phrase, added))
         h.refinements += 1
         h.since = h.rounds
-        (measured,) = self._measure_plans([(h, *pair_tests(pairs, self.bounds.tests_per_turn))], "pairs")
+        (measured,) = self._measure_plans([TestPlan(h, *pair_tests(pairs, self.bounds.tests_per_turn))], "pairs")
         self._record_pairs(h, measured, f"texts measured for the claim widened from the measurements: {h.reason}")
 
     def _design_llm(self, hyps: list[Hypothesis]) -> None:
@@ -464,7 +470,7 @@ class SageLoop:
         causal = self.config.causal
         conversations = [prompts.designer_messages(s, h, b.tests_per_turn, causal) for h in hyps]
         results = self._call_many("designer", conversations)
-        plans: list[tuple[Hypothesis, list[str], list[str]]] = []
+        plans: list[TestPlan] = []
         copied: list[int] = []
         for h, result in zip(hyps, results, strict=True):
             texts, expects, copies = [], [], 0
@@ -478,7 +484,7 @@ class SageLoop:
                         seen.add(text)
                         texts.append(text)
                         expects.append(test.expect)
-            plans.append((h, texts, expects))
+            plans.append(TestPlan(h, texts, expects))
             copied.append(copies)
         measured_plans = self._measure_plans(plans, "designer")
         for (h, _, _), measured, result, messages, copies in zip(
@@ -517,7 +523,7 @@ class SageLoop:
             pool = [t for t in self.config.random_texts if t not in seen]
             texts = rng.sample(pool, min(n, len(pool)))
             marks = [t.strip().lower() for t in h.tokens if t.strip()]
-            plans.append((h, texts, ["high" if any(m in x.lower() for m in marks) else "low" for x in texts]))
+            plans.append(TestPlan(h, texts, ["high" if any(m in x.lower() for m in marks) else "low" for x in texts]))
         for (h, _, _), measured in zip(plans, self._measure_plans(plans, "random"), strict=True):
             h.tests += measured
             h.rounds += 1
