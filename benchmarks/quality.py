@@ -9,11 +9,18 @@ planted features, as a reference; ``--top-tokens-only`` scores just that explana
 a last line ``top_tokens_gen=<GEN> top_tokens_pearson=<simulation r> top_tokens_planted=<fraction>``), quick enough
 to check the statistics' floor on its own.
 
-Takes long on 2 CPU cores (run it in the background). Prints tables, then on its last line
-``gen_ratio=<sage/baseline GEN> pearson_delta=<sage-baseline> planted_recovered=<fraction>``.
+Takes long on 2 CPU cores (run it in the background, alone). Every LLM call is recorded to ``OUT/calls.jsonl``; the
+report's scores go to ``OUT/scores.csv`` and the summary to ``OUT/quality_summary.json``: commit those (not the run
+folders) and a later session resumes from the caches, a reader audits every figure. Prints tables, then on its last
+line ``gen_ratio=<sage/baseline GEN> pearson_delta=<sage-baseline> planted_recovered=<fraction>
+beats_top_tokens=<fraction of features where SAGE's GEN >= top-tokens'>``.
 
     python benchmarks/quality.py [--features 20] [--out quality_results] [--evidence-ablation] [--top-tokens]
-        [--top-tokens-only] [--llm SPEC]
+        [--top-tokens-only] [--llm SPEC] [--exclude_ablation_features]
+
+The capable offline model in every role (agent, baseline, reader):
+``python benchmarks/quality.py --llm local-capable --features 12 --top-tokens --scorers gen,simulation,detection
+--out benchmarks/results/quality_qwen``.
 
 ``--llm`` takes any ``make_llm`` spec (``openai:gpt-4o-mini``, ``openai-compatible:MODEL@http://localhost:8000/v1``,
 ...); runs are kept per agent LLM, so arms of different LLMs never reuse each other's results.
@@ -41,15 +48,19 @@ from sage_nb.llm.cache import CachedBackend
 from sage_nb.target.planted import load_planted_target
 
 #: Features that tests, tutorials or benchmarks look at; the quality set never includes them.
-USED_ELSEWHERE = {3552, 743, 100, 123, 4086, 12}
+USED_ELSEWHERE = {3552, 743, 100, 123, 4086, 12, 755}
+#: The 20 real features of the evidence ablation (``ablations.py evidence``, seed 0): the quality set leaves them out.
+ABLATION_FEATURES = {198, 1083, 1287, 1515, 1775, 1904, 1999, 2073, 2352, 2397, 2526, 2890, 3778, 3916, 4134, 4208,
+                     4427, 4434, 4512, 4568}  # fmt: skip
 #: Features must fire at least this often to have exemplars and held-out samples in both splits.
 MIN_DENSITY = 2e-4
 
 
-def pick_features(index, n: int, seed: int) -> list[int]:
-    """``n`` live features (seeded), dense enough, not used elsewhere."""
+def pick_features(index, n: int, seed: int, exclude: set[int] = frozenset()) -> list[int]:
+    """``n`` live features (seeded), dense enough, not used elsewhere (nor in ``exclude``)."""
     density = index.density()
-    live = [f for f in index.live_features() if float(density[f]) >= MIN_DENSITY and f not in USED_ELSEWHERE]
+    skip = USED_ELSEWHERE | set(exclude)
+    live = [f for f in index.live_features() if float(density[f]) >= MIN_DENSITY and f not in skip]
     return sorted(random.Random(seed).sample(live, n))
 
 
@@ -126,6 +137,16 @@ def _delta(report) -> float:
     return means.get(("simulation", "sage"), float("nan")) - means.get(("simulation", "baseline"), float("nan"))
 
 
+def beats_top_tokens(report) -> float:
+    """Fraction of features (scored for both) where SAGE's GEN is at least the top-tokens explanation's."""
+    gen = report.frame()
+    gen = gen[gen["metric"] == "gen"].pivot_table(index="feature", columns="explainer", values="value")
+    if "sage" not in gen or "top-tokens" not in gen:
+        return float("nan")
+    both = gen[["sage", "top-tokens"]].dropna()
+    return float((both["sage"] >= both["top-tokens"]).mean()) if len(both) else float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--features", type=int, default=20)
@@ -144,6 +165,9 @@ def main() -> None:
         "--top-tokens", action="store_true", help="also score the explanation computed from the evidence (no LLM)"
     )
     parser.add_argument("--top-tokens-only", action="store_true", help="score only the computed explanation")
+    parser.add_argument(
+        "--exclude_ablation_features", action="store_true", help="leave out the evidence ablation's 20 features"
+    )
     args = parser.parse_args()
     args.top_tokens = args.top_tokens or args.top_tokens_only
     out = Path(args.out)
@@ -155,10 +179,12 @@ def main() -> None:
     held = corpus.split(held_out=True)
     index = load_or_mine(target, corpus_contexts(train, target.tokenizer, max_contexts=args.contexts), train.name)
     held_index = load_or_mine(target, corpus_contexts(held, target.tokenizer, max_contexts=1000), held.name)
-    features = pick_features(index, args.features, args.seed)
+    exclude = ABLATION_FEATURES if args.exclude_ablation_features else set()
+    features = pick_features(index, args.features, args.seed, exclude)
     print("features:", features, flush=True)
 
-    llm = make_llm(args.llm)
+    out.mkdir(parents=True, exist_ok=True)
+    llm = make_llm(args.llm, record=out / "calls.jsonl")  # every call, for the audit (replayable)
     config = AgentConfig(Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds))
     runs, sage, baseline = [], [], []
     if not args.top_tokens_only:
@@ -176,6 +202,7 @@ def main() -> None:
         scorers=args.scorers.split(","), output_dir=out / "eval", seed=args.seed, active=args.active, zeros=args.zeros,
     )  # fmt: skip
     print(report.table().to_string(index=False))
+    report.frame().drop(columns=["details"], errors="ignore").to_csv(out / "scores.csv", index=False)
     if args.top_tokens_only:
         reference = planted_top_tokens(4000)
         print(reference.to_string(index=False))
@@ -202,7 +229,10 @@ def main() -> None:
     print(f"sage tokens per feature: mean {sum(tokens) / len(tokens):.0f}")
 
     if args.skip_planted:  # e.g. run by `ablations.py evidence` into the same --out; a later run reads them
-        print(f"gen_ratio={_ratio(report):.3f} pearson_delta={_delta(report):.3f} planted_recovered=nan")
+        print(
+            f"gen_ratio={_ratio(report):.3f} pearson_delta={_delta(report):.3f} planted_recovered=nan "
+            f"beats_top_tokens={beats_top_tokens(report):.3f}"
+        )
         return
     planted = planted_recovery(llm, config, out / "planted", 4000)
     print(planted.to_string(index=False))
@@ -225,10 +255,14 @@ def main() -> None:
         )
 
     gen_ratio, delta = _ratio(report), _delta(report)
-    summary.update(gen_ratio=gen_ratio, pearson_delta=delta, minutes=(time.time() - start) / 60)
+    summary.update(gen_ratio=gen_ratio, pearson_delta=delta, beats_top_tokens=beats_top_tokens(report),
+                   llm=args.llm, minutes=(time.time() - start) / 60)  # fmt: skip
     (out / "quality_summary.json").write_text(json.dumps(summary, indent=1, default=str))
     print(f"minutes={summary['minutes']:.1f}")
-    print(f"gen_ratio={gen_ratio:.3f} pearson_delta={delta:.3f} planted_recovered={planted['recovered'].mean():.3f}")
+    print(
+        f"gen_ratio={gen_ratio:.3f} pearson_delta={delta:.3f} planted_recovered={planted['recovered'].mean():.3f} "
+        f"beats_top_tokens={beats_top_tokens(report):.3f}"
+    )
 
 
 if __name__ == "__main__":
