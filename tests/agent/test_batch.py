@@ -21,7 +21,8 @@ import pytest
 from batch_workers import misbehave, planted_spec
 from test_cli_explain import run_cli
 
-from sage_nb.agent import load_run
+from sage_nb import cli
+from sage_nb.agent import AgentConfig, load_run
 from sage_nb.agent.batch import FAILURE_FILE, read_failure, run_batch
 from sage_nb.agent.results import RunFolder
 from sage_nb.cli import run_summary
@@ -33,7 +34,7 @@ FEATURES = "weekday,month,digit,python_keyword,comment,closing_bracket"
 FAILING = 6
 CRASHING = 4
 #: Fields of structured_results.json that hold wall-clock times, which no two runs share.
-TIMING = ("timings",)
+TIMING = ("timings", "duration_seconds")
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +195,7 @@ def test_cli_workers_runs_the_batch_and_prints_each_feature(batches, monkeypatch
     out_dir, outcomes = batches[2]
     calls = []
     monkeypatch.setattr(batch, "run_batch", lambda *args, **kwargs: calls.append((args, kwargs)) or outcomes)
+    monkeypatch.setattr(cli, "check_device", lambda device: device)  # as if the two GPUs were there
     code, out, err = run_cli(
         "explain", "--sae_path", "planted", "--features", FEATURES, "--agent_llm", "replay:calls.jsonl",
         "--output_dir", str(out_dir), "--workers", "2", "--devices", "cuda:0, cuda:1", "--max_rounds", "3",
@@ -208,6 +210,20 @@ def test_cli_workers_runs_the_batch_and_prints_each_feature(batches, monkeypatch
     assert err.splitlines() == [
         f"sage-nb explain: feature {o.feature} failed: {o.error} (recorded in {o.folder})" for o in outcomes[4:]
     ]
+
+
+@pytest.mark.slow
+def test_a_batch_with_other_settings_refuses_finished_features(batches):
+    from dataclasses import replace as replace_spec
+
+    out_dir, outcomes = batches[1]
+    before = {o.feature: (o.folder / "structured_results.json").read_bytes() for o in outcomes if o.status == "done"}
+    spec = replace_spec(planted_spec(), config=AgentConfig(use_evidence=False))
+    again = run_batch(spec, FEATURES, out_dir, workers=1, progress=False)
+    refused = {o.feature: o for o in again if o.status == "refused"}
+    assert set(before) <= set(refused)
+    assert all("agent.use_evidence: true -> false" in o.error and "--overwrite" in o.error for o in refused.values())
+    assert {f: (refused[f].folder / "structured_results.json").read_bytes() for f in before} == before
 
 
 def test_cli_record_needs_a_single_worker(tmp_path):
