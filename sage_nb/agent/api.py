@@ -19,9 +19,10 @@ from sage_nb.agent.loop import AgentConfig, SageLoop, StepCallback
 from sage_nb.agent.records import RunState
 from sage_nb.agent.results import FAILURE_FILE, RunFolder, llm_failure, run_dir
 from sage_nb.agent.settings import RunSettings, run_settings
-from sage_nb.data.records import FeatureData
+from sage_nb.data.records import ExemplarSource, FeatureData
 from sage_nb.llm.base import LLMBackend
 from sage_nb.llm.errors import LLMError, LLMUnavailable
+from sage_nb.target.base import FeatureTarget
 
 
 def as_llm(llm: LLMBackend | str | Mapping[str, str]) -> LLMBackend:
@@ -139,11 +140,11 @@ def _feature_data(
 
 
 def explain(
-    target: Any,
+    target: FeatureTarget,
     feature: int,
     llm: LLMBackend | str = "local",
     *,
-    index: Any | None = None,
+    index: ExemplarSource | None = None,
     feature_data: FeatureData | None = None,
     output_dir: str | Path | None = None,
     config: AgentConfig | None = None,
@@ -199,7 +200,7 @@ def explain(
 
 
 def explain_features(
-    target: Any,
+    target: FeatureTarget,
     features: Sequence[int],
     llm: LLMBackend | str = "local",
     *,

@@ -44,6 +44,7 @@ from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import Evidence, TestEvidence, feature_scale
 from sage_nb.explainers.top_tokens import CLASS_PHRASES, TopTokensExplainer
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
+from sage_nb.target.base import FeatureTarget
 
 #: Evidence lines kept in the final explanation.
 MAX_EVIDENCE = 12
@@ -156,7 +157,7 @@ class SageLoop:
 
     def __init__(
         self,
-        target: Any,
+        target: FeatureTarget,
         feature_data: FeatureData,
         llm: LLMBackend,
         config: AgentConfig | None = None,

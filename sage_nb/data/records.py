@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -49,3 +50,13 @@ class FeatureData:
     quantiles: list[tuple[str, list[Exemplar]]] = field(default_factory=list)  # (label, exemplars) by activation band
     promoted: list[tuple[str, float]] = field(default_factory=list)  # output tokens the decoder direction raises
     suppressed: list[tuple[str, float]] = field(default_factory=list)  # ... and lowers
+
+
+@runtime_checkable
+class ExemplarSource(Protocol):
+    """Where a feature's exemplars come from: a mined :class:`~sage_nb.data.index.FeatureIndex`, or the activations
+    a service stores (:class:`~sage_nb.target.neuronpedia.NeuronpediaIndex`)."""
+
+    def feature_data(self, target: Any, feature: int, k: int = 10) -> FeatureData:
+        """The feature's data (top exemplars, quantile samples, histogram) for ``target``."""
+        ...

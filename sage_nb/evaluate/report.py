@@ -20,6 +20,7 @@ import numpy as np
 from sage_nb.core.io import write_json
 from sage_nb.evaluate.base import Candidate, EvalSetup, MeasureCache, Score, Scorer, held_out_samples
 from sage_nb.llm.factory import as_llm
+from sage_nb.target.base import FeatureTarget
 
 #: Scorers by name: (module, class). ``evaluate(scorers=[...])`` takes names or Scorer instances.
 SCORERS: dict[str, tuple[str, str]] = {
@@ -211,7 +212,7 @@ def _has(candidates: Sequence[Candidate], a: str, b: str) -> bool:
 
 
 def evaluate(
-    target: Any,
+    target: FeatureTarget,
     candidates: Sequence[Candidate],
     llm: Any,
     *,

@@ -2,7 +2,8 @@
 
 ``CachedBackend(make_llm("local"), "cache.jsonl")`` behaves like the wrapped backend, except that a request whose
 key (messages, schema, sampling parameters) is already in the file, answered by the same model, is answered from it at
-no cost (marked ``replayed``); another model's answer to the same request is never returned. Only successful calls are cached, so a failed call is retried next time. The file has the format of
+no cost (marked ``replayed``); another model's answer to the same request is never returned. Only successful calls
+are cached, so a failed call is retried next time. The file has the format of
 :class:`~sage_nb.llm.replay.CallRecorder`, so it also works with ``make_llm("replay:PATH")``.
 """
 

@@ -29,9 +29,9 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from sage_nb.config import DEFAULT_MODEL, cache_dir
 from sage_nb.data.contexts import bos_id
+from sage_nb.target.base import EncodedBatch, TokenTarget
 from sage_nb.target.models import EMBEDDED_MODELS, load_hf_model
 from sage_nb.target.saes import SAESource
-from sage_nb.target.target import EncodedBatch, Target
 
 #: Bumped whenever a planted rule changes, so cached feature indexes of the old rules are not reused.
 PLANTED_VERSION = 1
@@ -541,12 +541,12 @@ class PlantedHook:
     name: str = "planted"
 
 
-class PlantedTarget:
-    """A tokenizer plus planted features, measured through the same interface as :class:`Target`.
+class PlantedTarget(TokenTarget):
+    """A tokenizer plus planted features, measured through the same interface as a model + SAE.
 
     Build it with :func:`load_planted_target`. ``check_features``, ``tokenize``, ``activations`` and
-    ``measure`` are :class:`Target`'s own methods (they only use ``tokenizer``, ``d_sae``, ``encode`` and
-    ``token_strings``), so texts are tokenised, validated and masked exactly as for a real SAE.
+    ``measure`` come from :class:`~sage_nb.target.base.TokenTarget`, as for a real SAE, so texts are tokenised,
+    validated and masked exactly alike.
     """
 
     def __init__(
@@ -591,12 +591,6 @@ class PlantedTarget:
             raise KeyError(f"No planted feature named {key!r}; names: {[f.name for f in self.features]}")
         (index,) = self.check_features(key)
         return self.features[index]
-
-    # -- shared with Target: validation, tokenisation, per-text measuring ---------------------------------
-    check_features = Target.check_features
-    tokenize = Target.tokenize
-    activations = Target.activations
-    measure = Target.measure
 
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         """Each token id as the text it stands for (so that joining them gives the text back)."""
