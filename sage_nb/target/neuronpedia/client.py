@@ -33,8 +33,8 @@ from urllib.parse import quote
 
 import httpx
 
+from sage_nb.core.retry import RetryPolicy
 from sage_nb.core.secrets import redact, register_secret
-from sage_nb.llm.retry import RetryPolicy
 from sage_nb.target.neuronpedia.cache import ResponseCache
 from sage_nb.target.neuronpedia.errors import (
     NeuronpediaAuthError,
