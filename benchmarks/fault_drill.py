@@ -206,7 +206,7 @@ def api_cases(work: Path, servers: dict[str, Loopback]) -> list[Case]:
     from sage_nb.data.corpus import corpus_from
     from sage_nb.data.index import mine
     from sage_nb.llm import make_llm
-    from sage_nb.target.planted import PlantedTarget, load_planted_target
+    from sage_nb.targets.planted import PlantedTarget, load_planted_target
 
     planted = load_planted_target()
     texts = ["On Monday we met at 10, and on Friday at 3.", "The report came on Thursday.", "x = [1, 2]  # two"]

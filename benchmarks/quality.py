@@ -45,7 +45,7 @@ from sage_nb.explainers.one_shot import OneShotExplainer
 from sage_nb.explainers.top_tokens import TopTokensExplainer
 from sage_nb.llm import make_llm
 from sage_nb.llm.cache import CachedBackend
-from sage_nb.target.planted import load_planted_target
+from sage_nb.targets.planted import load_planted_target
 
 #: Features that tests, tutorials or benchmarks look at; the quality set never includes them.
 USED_ELSEWHERE = {3552, 743, 100, 123, 4086, 12, 755}

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from sage_nb.evaluate.report import evaluate
     from sage_nb.explainers import OneShotExplainer, TopTokensExplainer
     from sage_nb.llm import make_llm, recorded_llm
-    from sage_nb.target import HookPoint, Target, load_target
-    from sage_nb.target.planted import load_planted_target
+    from sage_nb.targets import HookPoint, Target, load_target
+    from sage_nb.targets.planted import load_planted_target
 
 #: Where each public name lives; imported on first use, so that ``sage-nb --help`` never loads torch.
 _LAZY = {
@@ -42,10 +42,10 @@ _LAZY = {
     "Exemplar": "sage_nb.data.records",
     "FeatureData": "sage_nb.data.records",
     "TokenActivations": "sage_nb.data.records",
-    "HookPoint": "sage_nb.target",
-    "Target": "sage_nb.target",
-    "load_target": "sage_nb.target",
-    "load_planted_target": "sage_nb.target.planted",
+    "HookPoint": "sage_nb.targets",
+    "Target": "sage_nb.targets",
+    "load_target": "sage_nb.targets",
+    "load_planted_target": "sage_nb.targets.planted",
     "AgentConfig": "sage_nb.agent",
     "Bounds": "sage_nb.agent",
     "RunState": "sage_nb.agent",

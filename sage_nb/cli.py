@@ -65,7 +65,7 @@ def _mine(args: argparse.Namespace) -> int:
     from sage_nb.data.contexts import corpus_contexts
     from sage_nb.data.corpus import corpus_from, default_corpus
     from sage_nb.data.index import load_or_mine
-    from sage_nb.target import load_target
+    from sage_nb.targets import load_target
 
     check_device(args.device)
     target = load_target(model=args.target_llm, sae=args.sae_path, device=args.device)

@@ -36,7 +36,7 @@ def run_quickstart(
     from sage_nb.data.contexts import corpus_contexts
     from sage_nb.data.corpus import default_corpus
     from sage_nb.data.index import load_or_mine
-    from sage_nb.target import load_target
+    from sage_nb.targets import load_target
 
     target = load_target(model=model, sae=sae, device=device)
     print(target)

@@ -79,10 +79,10 @@ def load_explain_target(sae_path: str | None, target_llm: str | None, device: st
     """The target to explain: a model + SAE, or with ``sae_path="planted"`` the planted features over the
     tokenizer of ``target_llm`` (default: the embedded model's)."""
     if sae_path == "planted":
-        from sage_nb.target.planted import load_planted_target
+        from sage_nb.targets.planted import load_planted_target
 
         return load_planted_target(target_llm)
-    from sage_nb.target import load_target
+    from sage_nb.targets import load_target
 
     return load_target(model=target_llm, sae=sae_path, device=device)
 
@@ -121,6 +121,6 @@ def mine_exemplars(target: Any, contexts: int, held_out: bool = False, progress:
 
 def stored_exemplars(target: Any, features: list[int]) -> Any | None:
     """A Neuronpedia target's stored activations of ``features`` as an index; None for targets that mine a corpus."""
-    from sage_nb.target.neuronpedia import NeuronpediaTarget
+    from sage_nb.targets.neuronpedia import NeuronpediaTarget
 
     return target.exemplar_index(features) if isinstance(target, NeuronpediaTarget) else None

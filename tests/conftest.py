@@ -15,7 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture(scope="session")
 def planted():
     """The planted ground-truth target (tokenizer only, no model)."""
-    from sage_nb.target.planted import load_planted_target
+    from sage_nb.targets.planted import load_planted_target
 
     return load_planted_target()
 
@@ -31,7 +31,7 @@ def digit(planted):
 
 @pytest.fixture(scope="session")
 def target():
-    from sage_nb.target import load_target
+    from sage_nb.targets import load_target
 
     return load_target()
 

@@ -7,7 +7,7 @@ import torch
 from sae_lens import SAE
 
 from sage_nb.config import DEFAULT_SAE
-from sage_nb.target.saes import ASSETS, shipped_saes
+from sage_nb.targets.saes import ASSETS, shipped_saes
 from sage_nb.training.sae_training import collect_activations, reconstruction_stats
 
 SHIPPED = ASSETS / DEFAULT_SAE

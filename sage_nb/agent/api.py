@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sage_nb.agent.loop import AgentConfig, SageLoop, StepCallback
 from sage_nb.agent.records import RunState
@@ -22,7 +22,9 @@ from sage_nb.agent.settings import RunSettings, run_settings
 from sage_nb.data.records import ExemplarSource, FeatureData
 from sage_nb.llm.base import LLMBackend
 from sage_nb.llm.errors import LLMError, LLMUnavailable
-from sage_nb.target.base import FeatureTarget
+
+if TYPE_CHECKING:  # the protocol only types arguments; importing it would load torch
+    from sage_nb.targets.base import FeatureTarget
 
 
 def as_llm(llm: LLMBackend | str | Mapping[str, str]) -> LLMBackend:

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -44,7 +44,9 @@ from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import Evidence, TestEvidence, feature_scale
 from sage_nb.explainers.top_tokens import CLASS_PHRASES, TopTokensExplainer
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
-from sage_nb.target.base import FeatureTarget
+
+if TYPE_CHECKING:  # the protocol only types arguments; importing it would load torch
+    from sage_nb.targets.base import FeatureTarget
 
 #: Evidence lines kept in the final explanation.
 MAX_EVIDENCE = 12

@@ -10,7 +10,7 @@ Every causal tool (steering, clamping, ablation, the output metric) is an :class
 ``d_f`` (:func:`feature_direction`) is what one unit of the feature's activation adds to the SAE's reconstruction,
 so strengths and values are in the feature's own activation units (a TopK SAE that rescales by decoder norm
 decodes with ``W_dec[f] / |W_dec[f]|``, not ``W_dec[f]``). Edits touch only the texts' own tokens: never BOS,
-padding or special tokens, which :meth:`~sage_nb.target.target.Target.activations` does not measure either.
+padding or special tokens, which :meth:`~sage_nb.targets.target.Target.activations` does not measure either.
 Rows are right-padded, so padding never moves a real token's position or what it attends to.
 """
 
@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import torch
 
-from sage_nb.target.hooks import read_site, write_site
+from sage_nb.targets.hooks import read_site, write_site
 
 Mode = Literal["add", "clamp"]
 MODES: tuple[Mode, ...] = ("add", "clamp")

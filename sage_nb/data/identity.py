@@ -59,7 +59,7 @@ class TargetIdentity:
 
 
 def target_identity(target: Any) -> TargetIdentity:
-    """The identity of a target (:class:`~sage_nb.target.Target`, a planted or a Neuronpedia target)."""
+    """The identity of a target (:class:`~sage_nb.targets.Target`, a planted or a Neuronpedia target)."""
     source = target.sae_source
     label = str(getattr(source, "label", source))
     path = getattr(source, "path", None)

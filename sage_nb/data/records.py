@@ -55,7 +55,7 @@ class FeatureData:
 @runtime_checkable
 class ExemplarSource(Protocol):
     """Where a feature's exemplars come from: a mined :class:`~sage_nb.data.index.FeatureIndex`, or the activations
-    a service stores (:class:`~sage_nb.target.neuronpedia.NeuronpediaIndex`)."""
+    a service stores (:class:`~sage_nb.targets.neuronpedia.NeuronpediaIndex`)."""
 
     def feature_data(self, target: Any, feature: int, k: int = 10) -> FeatureData:
         """The feature's data (top exemplars, quantile samples, histogram) for ``target``."""

@@ -13,14 +13,16 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sage_nb.core.io import write_json
 from sage_nb.evaluate.base import Candidate, EvalSetup, MeasureCache, Score, Scorer, held_out_samples
 from sage_nb.llm.factory import as_llm
-from sage_nb.target.base import FeatureTarget
+
+if TYPE_CHECKING:  # the protocol only types arguments; importing it would load torch
+    from sage_nb.targets.base import FeatureTarget
 
 #: Scorers by name: (module, class). ``evaluate(scorers=[...])`` takes names or Scorer instances.
 SCORERS: dict[str, tuple[str, str]] = {

@@ -76,7 +76,7 @@ class LocalBackend(LLMBackend):
             import xgrammar
 
             if self._model is None:
-                from sage_nb.target.models import load_hf_model
+                from sage_nb.targets.models import load_hf_model
 
                 self._model, self._tok = load_hf_model(self.model, device=self.device)
             if getattr(self._tok, "chat_template", None) is None:

@@ -77,9 +77,9 @@ def placeholder_id(tokenizer: Any, placeholder: str) -> int:
 
 
 def load_explainer_model(name: str, adapter: str | Path | None = None, device: str = "cpu", trainable: bool = False):
-    """The explainer's model and tokenizer: ``name`` (see :func:`~sage_nb.target.load_hf_model`) plus a saved LoRA
+    """The explainer's model and tokenizer: ``name`` (see :func:`~sage_nb.targets.load_hf_model`) plus a saved LoRA
     adapter when given (trainable for the next DPO round when ``trainable``)."""
-    from sage_nb.target.models import load_hf_model
+    from sage_nb.targets.models import load_hf_model
 
     model, tokenizer = load_hf_model(name, device=device)
     if adapter is not None:

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from sae_lens import SAE
 
-from sage_nb.target.hooks import block, layout_of
+from sage_nb.targets.hooks import block, layout_of
 
 
 @torch.no_grad()

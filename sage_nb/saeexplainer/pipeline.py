@@ -82,7 +82,7 @@ class _Run:
     @property
     def target(self) -> Any:
         if self._target is None:
-            from sage_nb.target import load_target
+            from sage_nb.targets import load_target
 
             self._target = load_target(model=self.cfg.target_model, sae=self.cfg.sae, device=self.cfg.device)
         return self._target

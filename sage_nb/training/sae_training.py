@@ -28,9 +28,9 @@ from tqdm.auto import tqdm
 from sage_nb.config import CONTEXT_TOKENS, DEFAULT_MODEL
 from sage_nb.data.contexts import corpus_contexts
 from sage_nb.data.corpus import default_corpus
-from sage_nb.target.hooks import HookPoint, block, layout_of
-from sage_nb.target.models import load_hf_model
-from sage_nb.target.residuals import ResidualReader
+from sage_nb.targets.hooks import HookPoint, block, layout_of
+from sage_nb.targets.models import load_hf_model
+from sage_nb.targets.residuals import ResidualReader
 
 
 @dataclass
@@ -130,7 +130,7 @@ def spliced_ce(model, tokenizer, sae: SAE, hook: HookPoint, contexts: np.ndarray
     (BOS position kept clean), and with the site zero-ablated; plus the fraction of loss recovered."""
     import nnsight
 
-    from sage_nb.target.hooks import read_site, write_site
+    from sage_nb.targets.hooks import read_site, write_site
 
     lm = nnsight.TransformersModel(model, tokenizer=tokenizer)
     layout = layout_of(model)

@@ -15,7 +15,7 @@ from sage_nb.agent.api import feature_folder, parse_features
 from sage_nb.cli import agent_config, build_parser, main, mine_exemplars
 from sage_nb.llm import make_llm
 from sage_nb.llm.replay import CallRecorder
-from sage_nb.target import Target
+from sage_nb.targets import Target
 
 #: Corpus contexts mined in these tests (the CLI's default is 2000; the planted weekday feature needs more than
 #: this, so the runs explain the digit feature, which fires often in the stdlib corpus).

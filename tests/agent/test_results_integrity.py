@@ -19,7 +19,7 @@ from sage_nb.agent.settings import ROLES, SettingsMismatch, run_settings
 from sage_nb.llm import LLMUnavailable, make_llm
 from sage_nb.llm.base import Reply
 from sage_nb.llm.replay import CallRecorder
-from sage_nb.target.planted import PlantedTarget
+from sage_nb.targets.planted import PlantedTarget
 
 #: The original SAGE evaluation script's patterns (Python re, DOTALL).
 DESCRIPTION = re.compile(r"\[DESCRIPTION\]:\s*(.*?)(?:\n\n\[EVIDENCE\]:|$)", re.DOTALL)

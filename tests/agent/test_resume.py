@@ -23,7 +23,7 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, {here!r})
     from scripted import ScriptedLLM, planted_feature_data, truthful
     from sage_nb.agent import explain
-    from sage_nb.target.planted import load_planted_target
+    from sage_nb.targets.planted import load_planted_target
 
     planted = load_planted_target()
     index, _ = planted_feature_data(planted)

@@ -137,7 +137,7 @@ def test_bad_input_gives_clear_errors(target, kwargs, error, match):
 
 def test_a_target_without_a_local_model_gives_a_clear_error():
     from sage_nb.causal import ablate, strength_for_kl
-    from sage_nb.target.planted import load_planted_target
+    from sage_nb.targets.planted import load_planted_target
 
     planted = load_planted_target()
     for call in (

@@ -14,8 +14,8 @@ from sage_nb.data.contexts import corpus_contexts
 from sage_nb.data.corpus import corpus_from
 from sage_nb.data.identity import target_identity
 from sage_nb.data.index import FeatureIndex, IndexMismatch, index_path, mine
-from sage_nb.target.planted import PlantedTarget, load_planted_target
-from sage_nb.target.saes import SAESource
+from sage_nb.targets.planted import PlantedTarget, load_planted_target
+from sage_nb.targets.saes import SAESource
 
 TEXTS = ["On Monday we met at 10, and on Friday at 3.", "def f(x):\n    return x  # done\n"]
 

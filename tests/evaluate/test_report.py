@@ -46,7 +46,7 @@ def indexes():
     from sage_nb.data.contexts import corpus_contexts
     from sage_nb.data.corpus import default_corpus
     from sage_nb.data.index import mine
-    from sage_nb.target.planted import load_planted_target
+    from sage_nb.targets.planted import load_planted_target
 
     planted = load_planted_target()
     corpus = default_corpus()

@@ -51,7 +51,7 @@ def local_llm():
     import torch
 
     from sage_nb.llm.local_backend import LocalBackend
-    from sage_nb.target.models import EmbeddedModelMissing
+    from sage_nb.targets.models import EmbeddedModelMissing
 
     before = _one_thread()
     backend = LocalBackend()
@@ -65,7 +65,7 @@ def local_llm():
 
 @pytest.fixture(scope="session")
 def served_model_dir() -> Path:
-    from sage_nb.target.models import EmbeddedModelMissing, _dequantised_dir, load_hf_model
+    from sage_nb.targets.models import EmbeddedModelMissing, _dequantised_dir, load_hf_model
 
     try:
         load_hf_model("smollm2-135m-instruct")  # creates the dequantised directory on first use

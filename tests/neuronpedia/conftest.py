@@ -34,7 +34,7 @@ def sleeps():
 
 @pytest.fixture
 def client(server, tmp_path, sleeps):
-    from sage_nb.target.neuronpedia import NeuronpediaClient
+    from sage_nb.targets.neuronpedia import NeuronpediaClient
 
     with NeuronpediaClient(server.url, cache_dir=tmp_path / "np-cache", retry=QUICK, sleep=sleeps.append) as c:
         yield c
@@ -42,6 +42,6 @@ def client(server, tmp_path, sleeps):
 
 @pytest.fixture
 def np_target(client):
-    from sage_nb.target.neuronpedia import NeuronpediaTarget
+    from sage_nb.targets.neuronpedia import NeuronpediaTarget
 
     return NeuronpediaTarget(MODEL, SOURCE, client=client)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fake_neuronpedia import BOS, DIGIT, MODEL, QUICK, SOURCE, WEEKDAY, free_port, tokenize
 
-from sage_nb.target.neuronpedia import (
+from sage_nb.targets.neuronpedia import (
     NeuronpediaAuthError,
     NeuronpediaClient,
     NeuronpediaNotFound,
@@ -17,7 +17,7 @@ from sage_nb.target.neuronpedia import (
     NeuronpediaUnavailable,
     ReadOnlyViolation,
 )
-from sage_nb.target.neuronpedia.client import MAX_BATCH_TEXTS, ROUTES, check_allowed, retry_after_seconds
+from sage_nb.targets.neuronpedia.client import MAX_BATCH_TEXTS, ROUTES, check_allowed, retry_after_seconds
 
 TEXTS = [
     "See you on Monday.",
@@ -210,7 +210,7 @@ def test_the_key_is_sent_as_a_header_and_stored_nowhere(server, tmp_path, monkey
     monkeypatch.setenv("NEURONPEDIA_API_KEY", KEY)
     monkeypatch.setenv("NEURONPEDIA_URL", server.url)
     server.require_key = KEY
-    from sage_nb.target.neuronpedia import NeuronpediaTarget
+    from sage_nb.targets.neuronpedia import NeuronpediaTarget
 
     target = NeuronpediaTarget(MODEL, SOURCE, cache_dir=tmp_path / "cache", retry=QUICK, sleep=lambda s: None)
     assert target.client.base_url == server.url
@@ -298,7 +298,7 @@ def test_a_redirect_is_not_followed_but_explained(server, client):
 
 def test_a_bos_in_the_reply_is_dropped_when_the_server_keeps_it(server, client):
     """Servers without ``ignoreBos`` send the BOS token first; the target drops it."""
-    from sage_nb.target.neuronpedia.records import StoredActivation
+    from sage_nb.targets.neuronpedia.records import StoredActivation
 
     row = {"tokens": [BOS, "See", " you"], "values": [0.0, 1.0, 2.0]}
     act = StoredActivation.from_api(row, "See you")

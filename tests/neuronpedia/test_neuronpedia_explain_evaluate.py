@@ -11,7 +11,7 @@ from scripted import ScriptedLLM, truthful
 from sage_nb.agent import explain, explain_features
 from sage_nb.evaluate.base import Candidate
 from sage_nb.evaluate.report import evaluate
-from sage_nb.target.neuronpedia import NeuronpediaClient, NeuronpediaTarget
+from sage_nb.targets.neuronpedia import NeuronpediaClient, NeuronpediaTarget
 
 SPEC = f"neuronpedia://{MODEL}/{SOURCE}"
 WEEKDAY_TEXTS = [

@@ -17,8 +17,8 @@ from fake_neuronpedia import (
 )
 
 from sage_nb.data.records import FeatureData, TokenActivations
-from sage_nb.target.neuronpedia import NeuronpediaNotFound, NeuronpediaTarget, parse_neuronpedia_spec
-from sage_nb.target.neuronpedia.target import MAX_TEXT_CHARS, source_layer, source_width
+from sage_nb.targets.neuronpedia import NeuronpediaNotFound, NeuronpediaTarget, parse_neuronpedia_spec
+from sage_nb.targets.neuronpedia.target import MAX_TEXT_CHARS, source_layer, source_width
 
 
 def test_spec_and_source_names():
@@ -122,7 +122,7 @@ def test_stored_explanations_become_evaluation_candidates(np_target):
 
 
 def test_load_target_gives_a_neuronpedia_target_for_its_spec(server, monkeypatch, tmp_path):
-    from sage_nb.target import load_target
+    from sage_nb.targets import load_target
 
     monkeypatch.setenv("NEURONPEDIA_URL", server.url)
     monkeypatch.setenv("SAGE_NB_CACHE", str(tmp_path))

@@ -5,7 +5,7 @@ import torch
 from sae_lens import SAE
 
 from sage_nb.cli import main
-from sage_nb.target.saes import sae_hook
+from sage_nb.targets.saes import sae_hook
 
 
 @pytest.fixture(scope="module")

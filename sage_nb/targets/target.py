@@ -4,7 +4,7 @@
 (BOS prepended and excluded from the result), runs the model only up to the hooked layer, encodes with
 the SAE, and masks padding and special tokens explicitly. An SAE whose metadata says ``prepend_bos: false``
 was trained on text without BOS: the model then never sees it (the BOS slot of the result stays masked).
-With ``remote=True`` the model runs on NDIF (:mod:`sage_nb.target.remote`) and the SAE here.
+With ``remote=True`` the model runs on NDIF (:mod:`sage_nb.targets.remote`) and the SAE here.
 """
 
 from __future__ import annotations
@@ -19,22 +19,22 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sage_nb.config import DEFAULT_MODEL, DEFAULT_SAE
 from sage_nb.data.contexts import bos_id
-from sage_nb.target.base import EncodedBatch, TokenTarget
-from sage_nb.target.hooks import HookPoint, block, layout_of
-from sage_nb.target.models import load_hf_model
-from sage_nb.target.remote import load_remote_model, ndif_api_key, remote_logit_weights
-from sage_nb.target.residuals import ResidualReader
-from sage_nb.target.saes import SAESource, load_sae, sae_hook, sae_model_name
+from sage_nb.targets.base import EncodedBatch, TokenTarget
+from sage_nb.targets.hooks import HookPoint, block, layout_of
+from sage_nb.targets.models import load_hf_model
+from sage_nb.targets.remote import load_remote_model, ndif_api_key, remote_logit_weights
+from sage_nb.targets.residuals import ResidualReader
+from sage_nb.targets.saes import SAESource, load_sae, sae_hook, sae_model_name
 
 if TYPE_CHECKING:
-    from sage_nb.target.neuronpedia import NeuronpediaTarget
+    from sage_nb.targets.neuronpedia import NeuronpediaTarget
 
 
 class Target(TokenTarget):
     """A model and an SAE at one hook point. Build it with :func:`load_target`.
 
     ``lm`` is the nnsight model to trace (default: one wrapping ``model``). ``remote=True`` runs every trace on
-    NDIF: ``lm`` must be built from the model's Hub id (:func:`~sage_nb.target.remote.load_remote_model`) and
+    NDIF: ``lm`` must be built from the model's Hub id (:func:`~sage_nb.targets.remote.load_remote_model`) and
     ``NDIF_API_KEY`` set.
     """
 
@@ -162,7 +162,7 @@ def load_target(
     With no arguments: the embedded SmolLM2-135M-Instruct and the SAE that ships with sage_nb.
     ``sae`` may be a shipped name, a SAELens directory, ``"sae-lens://release=...;sae_id=..."`` or
     ``(release, sae_id)``; the model defaults to the SAE's ``metadata.model_name``. A
-    ``"neuronpedia://MODEL/SOURCE"`` spec gives a :class:`~sage_nb.target.neuronpedia.NeuronpediaTarget` instead,
+    ``"neuronpedia://MODEL/SOURCE"`` spec gives a :class:`~sage_nb.targets.neuronpedia.NeuronpediaTarget` instead,
     measured through the Neuronpedia API (no local model; ``model``, ``device`` and ``dtype`` do not apply).
 
     ``remote=True`` runs the model on NDIF through nnsight (a Hub id NDIF hosts; needs ``NDIF_API_KEY``): only
@@ -174,7 +174,7 @@ def load_target(
     >>> target = load_target(sae=("gemma-scope-2b-pt-res-canonical", "layer_20/width_16k/canonical"),
     ...                      remote=True)  # doctest: +SKIP
     """
-    from sage_nb.target.neuronpedia.target import NEURONPEDIA_SCHEME, load_neuronpedia_target
+    from sage_nb.targets.neuronpedia.target import NEURONPEDIA_SCHEME, load_neuronpedia_target
 
     if isinstance(sae, str) and sae.startswith(NEURONPEDIA_SCHEME):
         if model is not None:

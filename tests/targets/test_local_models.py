@@ -10,8 +10,8 @@ import torch
 from sae_lens import SAE
 from tiny_models import FAMILIES, captured, save_tiny_model, save_tiny_sae
 
-from sage_nb.target import load_target
-from sage_nb.target.hooks import UnknownHookError
+from sage_nb.targets import load_target
+from sage_nb.targets.hooks import UnknownHookError
 
 TEXT = "def f(x): return x + 1  # add one"
 

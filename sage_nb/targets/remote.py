@@ -5,7 +5,7 @@ no weights are downloaded — and passes ``remote=True`` to every nnsight trace 
 is sent to NDIF, runs there against the hosted model, and only the saved values come back. The SAE stays local.
 
 Code inside a remote trace may use only nnsight modules, torch and plain values (NDIF has no sage_nb installed);
-that is why the traces here and in :mod:`sage_nb.target.residuals` resolve modules before they open the trace.
+that is why the traces here and in :mod:`sage_nb.targets.residuals` resolve modules before they open the trace.
 
 NDIF needs an API key in the environment variable ``NDIF_API_KEY``. It is read at every remote call and handed to
 nnsight in memory; sage_nb never writes it anywhere and redacts it from error texts.
@@ -61,7 +61,7 @@ def load_remote_model(name_or_path: str) -> tuple[nnsight.TransformersModel, Pre
     import nnsight
     from transformers import AutoTokenizer
 
-    from sage_nb.target.models import EMBEDDED_MODELS, hf_model_id
+    from sage_nb.targets.models import EMBEDDED_MODELS, hf_model_id
 
     if name_or_path in EMBEDDED_MODELS:
         raise ValueError(

@@ -7,7 +7,7 @@ everything the underlying connection sends):
 - ``POST /api/activation/new``: one feature's per-token activations on texts (``customText`` as a list; the
   server takes at most :data:`MAX_BATCH_TEXTS` texts per call, so longer lists are sent in chunks).
 
-Every response is cached on disk (:class:`~sage_nb.target.neuronpedia.cache.ResponseCache`); a batch is cached
+Every response is cached on disk (:class:`~sage_nb.targets.neuronpedia.cache.ResponseCache`); a batch is cached
 text by text, so a text measured once never costs another call. HTTP 429 and 5xx are retried with exponential
 backoff, honouring ``Retry-After`` (bounded attempts; ``sleep`` is injectable). Activation calls also count against
 a client-side hourly budget (:data:`ACTIVATION_CALLS_PER_HOUR`, Neuronpedia's own limit for that endpoint), so a
@@ -35,8 +35,8 @@ import httpx
 
 from sage_nb.core.retry import RetryPolicy
 from sage_nb.core.secrets import redact, register_secret
-from sage_nb.target.neuronpedia.cache import ResponseCache
-from sage_nb.target.neuronpedia.errors import (
+from sage_nb.targets.neuronpedia.cache import ResponseCache
+from sage_nb.targets.neuronpedia.errors import (
     NeuronpediaAuthError,
     NeuronpediaNotFound,
     NeuronpediaRateLimited,

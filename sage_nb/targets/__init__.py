@@ -1,9 +1,9 @@
 """What is being explained: a model, an SAE at one of its hook points, and how to measure features."""
 
-from sage_nb.target.hooks import HookPoint, UnknownHookError
-from sage_nb.target.models import EMBEDDED_MODELS, EmbeddedModelMissing, load_hf_model
-from sage_nb.target.saes import load_sae, shipped_saes
-from sage_nb.target.target import Target, load_target
+from sage_nb.targets.hooks import HookPoint, UnknownHookError
+from sage_nb.targets.models import EMBEDDED_MODELS, EmbeddedModelMissing, load_hf_model
+from sage_nb.targets.saes import load_sae, shipped_saes
+from sage_nb.targets.target import Target, load_target
 
 __all__ = [
     "EMBEDDED_MODELS",

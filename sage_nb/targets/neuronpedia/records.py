@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sage_nb.target.neuronpedia.errors import NeuronpediaRequestError
+from sage_nb.targets.neuronpedia.errors import NeuronpediaRequestError
 
 #: A whole token that is a special marker: ``<bos>``, ``<s>``, ``<|endoftext|>``, ``<|begin_of_text|>`` ...
 SPECIAL_TOKEN = re.compile(r"<\|[^<>|]+\|>|<[A-Za-z_/][^<>\s]*>")

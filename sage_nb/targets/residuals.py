@@ -6,15 +6,15 @@ import nnsight
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from sage_nb.target.hooks import HookPoint, block, layout_of, site_of
-from sage_nb.target.remote import use_ndif_key
+from sage_nb.targets.hooks import HookPoint, block, layout_of, site_of
+from sage_nb.targets.remote import use_ndif_key
 
 
 class ResidualReader:
     """Runs a model up to ``hook`` and returns the activation there, ``[batch, seq, d_model]``.
 
     ``lm`` is the nnsight model to trace (default: one wrapping ``model``). With ``remote=True`` every trace runs
-    on NDIF (see :mod:`sage_nb.target.remote`); ``lm`` must then be built from the model's Hub id.
+    on NDIF (see :mod:`sage_nb.targets.remote`); ``lm`` must then be built from the model's Hub id.
 
     >>> reader = ResidualReader(model, tokenizer, HookPoint(8, "resid_post"))  # doctest: +SKIP
     >>> acts = reader.read(input_ids)  # doctest: +SKIP

@@ -4,8 +4,8 @@
 :meth:`~TokenTarget.encode` (activations for token ids) and may override :meth:`~TokenTarget.token_strings`; it
 inherits :meth:`~TokenTarget.check_features`, :meth:`~TokenTarget.tokenize`, :meth:`~TokenTarget.activations` and
 :meth:`~TokenTarget.measure`, so texts are tokenised, validated and masked alike for a model + SAE
-(:class:`~sage_nb.target.target.Target`) and for planted features
-(:class:`~sage_nb.target.planted.PlantedTarget`).
+(:class:`~sage_nb.targets.target.Target`) and for planted features
+(:class:`~sage_nb.targets.planted.PlantedTarget`).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def as_texts(texts: str | Sequence[str]) -> list[str]:
 class FeatureTarget(Protocol):
     """What the agent, the scorers and the views need of a target: a model + SAE, planted features, or a remote
     service (Neuronpedia). :class:`TokenTarget` subclasses meet it, and so does
-    :class:`~sage_nb.target.neuronpedia.NeuronpediaTarget`."""
+    :class:`~sage_nb.targets.neuronpedia.NeuronpediaTarget`."""
 
     model_name: str
 

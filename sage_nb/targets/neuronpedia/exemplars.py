@@ -54,7 +54,7 @@ class TokenVocab:
 
 
 class NeuronpediaIndex:
-    """The stored activations of ``features`` of a :class:`~sage_nb.target.neuronpedia.NeuronpediaTarget`.
+    """The stored activations of ``features`` of a :class:`~sage_nb.targets.neuronpedia.NeuronpediaTarget`.
 
     Build it with ``target.exemplar_index(features)``. Rows are the features' stored contexts in the order of
     ``features`` (duplicates of a feature dropped); ``contexts`` is ``[rows, 1 + width]`` with BOS (id 0) first

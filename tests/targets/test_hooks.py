@@ -1,6 +1,6 @@
 import pytest
 
-from sage_nb.target.hooks import LAYOUTS, HookPoint, UnknownHookError, block, layout_of
+from sage_nb.targets.hooks import LAYOUTS, HookPoint, UnknownHookError, block, layout_of
 
 
 @pytest.mark.parametrize("site", ["resid_pre", "resid_post", "mlp_out", "attn_out"])

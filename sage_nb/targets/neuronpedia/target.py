@@ -1,7 +1,7 @@
 """A target whose activations come from the Neuronpedia API instead of a local model and SAE.
 
 :class:`NeuronpediaTarget` has the interface the SAGE loop and the evaluation use on
-:class:`~sage_nb.target.target.Target` (``check_features``, ``activations``, ``measure``, ``token_strings``,
+:class:`~sage_nb.targets.target.Target` (``check_features``, ``activations``, ``measure``, ``token_strings``,
 ``top_output_tokens``, ``d_sae``, ``layer``, ``model_name``, ``sae_source``, ``hook``), so
 ``explain(target, feature, llm, feature_data=target.feature_data(feature))`` runs unchanged. The exemplars are
 Neuronpedia's stored activations (:meth:`~NeuronpediaTarget.feature_data`, :meth:`~NeuronpediaTarget.exemplar_index`)
@@ -21,10 +21,10 @@ from typing import Any
 
 from sage_nb.core.records import Candidate
 from sage_nb.data.records import FeatureData, TokenActivations
-from sage_nb.target.neuronpedia.client import NeuronpediaClient
-from sage_nb.target.neuronpedia.exemplars import NeuronpediaIndex, TokenVocab
-from sage_nb.target.neuronpedia.records import FeatureRecord, StoredActivation, StoredExplanation
-from sage_nb.target.saes import SAESource
+from sage_nb.targets.neuronpedia.client import NeuronpediaClient
+from sage_nb.targets.neuronpedia.exemplars import NeuronpediaIndex, TokenVocab
+from sage_nb.targets.neuronpedia.records import FeatureRecord, StoredActivation, StoredExplanation
+from sage_nb.targets.saes import SAESource
 
 #: Prefix of a Neuronpedia SAE spec: ``neuronpedia://MODEL/SOURCE``.
 NEURONPEDIA_SCHEME = "neuronpedia://"
@@ -77,7 +77,7 @@ class NeuronpediaHook:
 class NeuronpediaTarget:
     """One Neuronpedia source (an SAE of a model), measured through the API.
 
-    ``client`` defaults to a :class:`~sage_nb.target.neuronpedia.client.NeuronpediaClient` built from
+    ``client`` defaults to a :class:`~sage_nb.targets.neuronpedia.client.NeuronpediaClient` built from
     ``client_options`` (``base_url``, ``api_key``, ``cache_dir`` ...). ``d_sae`` defaults to the width in the
     source id (``16k``), else to the ``d_sae`` of a fetched feature's source config; while unknown, only
     non-negative indices are checked locally and the server names unknown ones.

@@ -3,8 +3,8 @@ import importlib.util
 import pytest
 
 from sage_nb.config import cache_dir
-from sage_nb.target import models
-from sage_nb.target.models import EmbeddedModelMissing, load_hf_model
+from sage_nb.targets import models
+from sage_nb.targets.models import EmbeddedModelMissing, load_hf_model
 
 
 def test_missing_embedded_package_says_what_to_install(monkeypatch, tmp_path):
@@ -31,8 +31,8 @@ def test_unknown_model_name_is_a_clear_error():
 def test_second_embedded_model_gemma3_loads_and_reads_a_hook():
     import torch
 
-    from sage_nb.target.hooks import HookPoint
-    from sage_nb.target.residuals import ResidualReader
+    from sage_nb.targets.hooks import HookPoint
+    from sage_nb.targets.residuals import ResidualReader
 
     model, tok = load_hf_model("gemma3-270m")
     assert model.config.hidden_size == 640
@@ -45,7 +45,7 @@ def test_second_embedded_model_gemma3_loads_and_reads_a_hook():
 
 
 def test_transformerlens_model_names_from_sae_metadata_map_to_hf_ids():
-    from sage_nb.target.models import hf_model_id
+    from sage_nb.targets.models import hf_model_id
 
     assert hf_model_id("gpt2-small") == "gpt2"
     assert hf_model_id("gemma-2-2b") == "google/gemma-2-2b"

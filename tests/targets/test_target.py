@@ -2,9 +2,9 @@ import pytest
 import torch
 from sae_lens import SAE
 
-from sage_nb.target.base import MAX_TEXT_TOKENS
-from sage_nb.target.saes import SAESource, parse_sae_spec, sae_hook
-from sage_nb.target.target import Target
+from sage_nb.targets.base import MAX_TEXT_TOKENS
+from sage_nb.targets.saes import SAESource, parse_sae_spec, sae_hook
+from sage_nb.targets.target import Target
 
 
 def test_activations_equal_sae_encode_of_the_hf_hidden_state(target):

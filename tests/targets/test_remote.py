@@ -19,8 +19,8 @@ from sage_nb.agent import explain
 from sage_nb.data.contexts import corpus_contexts
 from sage_nb.data.corpus import corpus_from
 from sage_nb.data.index import mine
-from sage_nb.target import load_target
-from sage_nb.target.remote import NDIF_KEY_ENV, NDIFKeyMissing, load_remote_model
+from sage_nb.targets import load_target
+from sage_nb.targets.remote import NDIF_KEY_ENV, NDIFKeyMissing, load_remote_model
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "agent"))
 from scripted import ScriptedLLM, truthful  # noqa: E402

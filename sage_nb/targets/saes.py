@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from sae_lens import SAE
 
-from sage_nb.target.hooks import HookPoint
+from sage_nb.targets.hooks import HookPoint
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "saes"
 

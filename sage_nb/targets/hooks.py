@@ -100,7 +100,7 @@ def site_of(model: Any, layout: Layout, hook: HookPoint) -> tuple[Any, str, int 
     """Where ``hook``'s activation lives: a module, which of its values (``"input"`` or ``"output"``), and the item
     to take when that value is a tuple (attention modules return ``(output, weights)``), else None.
 
-    Plain values, so that code shipped to a remote server (see :mod:`sage_nb.target.remote`) can use them.
+    Plain values, so that code shipped to a remote server (see :mod:`sage_nb.targets.remote`) can use them.
     """
     blk = block(model, layout, hook.layer)
     if hook.site == "resid_post":

@@ -12,8 +12,8 @@ import torch
 from sage_nb.data.contexts import corpus_contexts
 from sage_nb.data.corpus import default_corpus
 from sage_nb.data.index import index_path, mine
-from sage_nb.target.base import EncodedBatch
-from sage_nb.target.planted import PlantedFeature, PlantedTarget, load_planted_target, planted_features
+from sage_nb.targets.base import EncodedBatch
+from sage_nb.targets.planted import PlantedFeature, PlantedTarget, load_planted_target, planted_features
 
 
 @pytest.fixture(scope="module")
