@@ -28,6 +28,8 @@ from sage_nb.specs import (
     stored_exemplars,
 )
 
+#: Where ``sage-nb quickstart`` writes its page of feature views (in the current folder).
+QUICKSTART_HTML = "sage_nb_quickstart.html"
 #: Set to 1 to see the traceback of an unexpected error instead of its one-line summary.
 TRACEBACK_ENV = "SAGE_NB_TRACEBACK"
 
@@ -56,7 +58,7 @@ def _quickstart(args: argparse.Namespace) -> int:
         device=args.device,
         contexts=args.contexts,
         features=args.features,
-        html=args.html,
+        html=None if args.no_html else args.html,
     )
     return 0
 
@@ -359,7 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_args(p)
     p.add_argument("--contexts", type=int, default=600, help="corpus contexts (128 tokens each) to mine")
     p.add_argument("--features", default=None, help="comma-separated feature indices (default: 3 seeded live features)")
-    p.add_argument("--html", default=None, help="also write the feature views to this HTML file")
+    p.add_argument(
+        "--html",
+        default=QUICKSTART_HTML,
+        help="write the feature views to this self-contained HTML page (default %(default)s; opens offline)",
+    )
+    p.add_argument("--no_html", action="store_true", help="print the features only")
     p.set_defaults(func=_quickstart)
 
     p = sub.add_parser(

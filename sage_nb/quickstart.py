@@ -57,6 +57,8 @@ def run_quickstart(
         from sage_nb.viz import feature_view
 
         body = "\n".join(feature_view(fd, include_bundle=i == 0).to_html() for i, fd in enumerate(datas))
-        Path(html).write_text(f"<!doctype html><meta charset='utf-8'><body>{body}</body>", encoding="utf-8")
-        print(f"\nwrote {html}")
+        title = f"sage_nb quickstart: features {', '.join(map(str, chosen))} of {target.model_name}"
+        page = f"<!doctype html><meta charset='utf-8'><title>{title}</title><body><h2>{title}</h2>{body}</body>"
+        Path(html).write_text(page, encoding="utf-8")
+        print(f"\nopen {Path(html).resolve()} in a browser to see these features (it works offline)")
     return datas

@@ -34,12 +34,17 @@ def test_unknown_sae_is_a_clear_cli_error(capsys):
 
 
 @pytest.mark.slow
-def test_quickstart_prints_features(capsys, tmp_path):
-    html = tmp_path / "features.html"
-    assert main(["quickstart", "--contexts", "64", "--html", str(html)]) == 0
+def test_quickstart_prints_features_and_writes_a_page_by_default(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["quickstart", "--contexts", "64"]) == 0
     out = capsys.readouterr().out
     assert out.count("feature ") >= 3 and "peak tokens" in out
-    assert html.stat().st_size > 1000
+    page = tmp_path / "sage_nb_quickstart.html"
+    assert str(page) in out and page.stat().st_size > 1000
+    html = page.read_text()
+    assert "circuitsvis" in html.lower() and "unpkg.com" not in html  # the bundle inline: it renders offline
+    assert main(["quickstart", "--contexts", "64", "--no_html", "--features", "1,2,3"]) == 0
+    assert "open " not in capsys.readouterr().out
 
 
 def test_serve_llm_names_the_known_models_for_an_unknown_one(capsys):
