@@ -157,3 +157,24 @@ def test_every_public_name_resolves(namespace):
     module = importlib.import_module(namespace)
     for name in getattr(module, "__all__", []):
         assert getattr(module, name) is not None, f"{namespace}.{name}"
+
+
+RECORDED = runpy.run_path(str(ROOT / "scripts" / "record_tutorials.py"))["RECORDED"]
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_a_recorded_notebook_replays_a_committed_recording_of_the_capable_model(name):
+    import re
+
+    from sage_nb.llm.replay import load_records
+
+    path = ROOT / name
+    code = "\n".join(_code_cells(path))
+    recordings = re.findall(r'recorded_llm\(\s*"([^"]+)"', code) + re.findall(r'^REPLAY = "([^"]+)"', code, re.M)
+    assert recordings, f"{name} records no LLM run"
+    models = set()
+    for relative in recordings:
+        records = load_records(path.parent / relative)  # committed next to the notebook
+        assert records and all(r["reply"]["ok"] or r["reply"]["error_kind"] for r in records)
+        models |= {r["model"] for r in records}
+    assert "qwen2.5-coder-1.5b" in models  # the capable model plays the roles the lesson is about

@@ -39,7 +39,7 @@ from sage_nb.agent.states import (
     rests_on_accepted,
     settle,
 )
-from sage_nb.core.text import token_label, token_phrase, unvisible
+from sage_nb.core.text import token_label, token_phrase, undo_prompt_marks, unvisible
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import Evidence, TestEvidence, feature_scale
 from sage_nb.explainers.top_tokens import CLASS_PHRASES, TopTokensExplainer
@@ -609,8 +609,8 @@ class SageLoop:
         written = None
         if result.ok:
             reply = result.parsed
-            labels = [clean_text(label) for label in reply.labels if clean_text(label)]
-            written = Explanation(clean_text(reply.description), labels, evidence)
+            labels = [undo_prompt_marks(label) for label in reply.labels if undo_prompt_marks(label)]
+            written = Explanation(undo_prompt_marks(reply.description), labels, evidence)
         if written is not None and rests_on_accepted(" ".join([written.description, *labels]), s.hypotheses):
             s.explanation = written
             decision = "explanation written"
@@ -663,11 +663,6 @@ def computed_names(feature_data: FeatureData) -> tuple[list[str], list[str]]:
     labels = TopTokensExplainer().explain(feature_data).labels
     classes = [c for c, phrase in CLASS_PHRASES.items() if phrase in labels]
     return [t for t in labels if t not in CLASS_PHRASES.values()], classes
-
-
-def clean_text(text: str) -> str:
-    """An LLM's text with visible-whitespace marks and peak brackets copied from prompts undone, spaces collapsed."""
-    return " ".join(unvisible(text).replace("⟦", "").replace("⟧", "").split())
 
 
 def final_evidence(hypotheses: Sequence[Hypothesis], limit: int = MAX_EVIDENCE) -> list[EvidenceItem]:

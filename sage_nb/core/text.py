@@ -41,6 +41,20 @@ def visible(token: str) -> str:
     return "".join(out)
 
 
+_DISPLAY_CONTROL = {"\n": "↵", "\t": "⇥"}
+
+
+def visible_token(token: str) -> str:
+    """A token for display in the HTML views: newlines as ↵, tabs as ⇥, other control characters as symbols, a
+    blank token as ␣; unlike :func:`visible` (for prompts), spaces inside a token stay spaces, which reads better."""
+    out = token.replace("\r\n", "\n")
+    out = "".join(_DISPLAY_CONTROL.get(c, chr(0x2400 + ord(c)) if ord(c) < 0x20 else c) for c in out)
+    out = out.replace("\x7f", "␡")
+    if out and not out.strip(" "):
+        out = out.replace(" ", "␣")  # a token of spaces only would be an empty-looking box
+    return out
+
+
 def unvisible(text: str) -> str:
     """Undo :func:`visible` on text an LLM copied from a prompt (visible whitespace marks become whitespace)."""
     for char, mark in _VISIBLE.items():
@@ -112,3 +126,9 @@ def token_phrase(token: str) -> str:
     """:func:`token_label` in quotes (names of whitespace stay unquoted)."""
     body = token.strip()
     return f"'{body}'" if body else whitespace_name(token)
+
+
+def undo_prompt_marks(text: str) -> str:
+    """An LLM's text with the marks it copied from a prompt undone (visible whitespace, the ⟦ ⟧ around a peak token),
+    spaces collapsed."""
+    return " ".join(unvisible(text).replace("⟦", "").replace("⟧", "").split())

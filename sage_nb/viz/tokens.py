@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sage_nb.core.text import visible_token
 from sage_nb.data.records import Exemplar, TokenActivations
 
 RenderMode = Literal["circuitsvis", "static"]
@@ -133,19 +134,6 @@ def load_circuitsvis() -> CircuitsVisBundle:
 
 
 # ------------------------------------------------------------------------------------- text and colour
-
-
-_CONTROL = {"\n": "↵", "\t": "⇥"}
-
-
-def visible_token(token: str) -> str:
-    """Token text made visible: newlines as ↵, tabs as ⇥, other control characters as symbols, blank as ␣."""
-    out = token.replace("\r\n", "\n")
-    out = "".join(_CONTROL.get(c, chr(0x2400 + ord(c)) if ord(c) < 0x20 else c) for c in out)
-    out = out.replace("\x7f", "␡")
-    if out and not out.strip(" "):
-        out = out.replace(" ", "␣")  # a token of spaces only would be an empty-looking box
-    return out
 
 
 def escape_token(token: str) -> str:
