@@ -5,7 +5,7 @@
 """
 
 from sage_nb.agent import prompts, states
-from sage_nb.agent.api import explain, explain_features, feature_folder, load_run
+from sage_nb.agent.api import SageExplainer, explain, explain_features, feature_folder, load_run
 from sage_nb.agent.causal_tests import STEER_SCALE
 from sage_nb.agent.loop import AgentConfig, SageLoop, computed_names, measurements
 from sage_nb.agent.minimal_pairs import minimal_pairs
@@ -24,6 +24,7 @@ __all__ = [
     "Measurement",
     "RunFolder",
     "RunState",
+    "SageExplainer",
     "SageLoop",
     "Turn",
     "computed_names",

@@ -19,21 +19,15 @@ from sage_nb.agent.loop import AgentConfig, SageLoop, StepCallback
 from sage_nb.agent.records import RunState
 from sage_nb.agent.results import FAILURE_FILE, RunFolder, llm_failure, run_dir
 from sage_nb.agent.settings import RunSettings, run_settings
+from sage_nb.core.records import Candidate
 from sage_nb.data.records import ExemplarSource, FeatureData
+from sage_nb.explainers.base import ExplainError
 from sage_nb.llm.base import LLMBackend
 from sage_nb.llm.errors import LLMError, LLMUnavailable
+from sage_nb.llm.factory import as_llm
 
 if TYPE_CHECKING:  # the protocol only types arguments; importing it would load torch
     from sage_nb.targets.base import FeatureTarget
-
-
-def as_llm(llm: LLMBackend | str | Mapping[str, str]) -> LLMBackend:
-    """A backend from a spec string or a per-role mapping (see :func:`~sage_nb.llm.make_llm`), or ``llm`` itself."""
-    if not isinstance(llm, LLMBackend):
-        from sage_nb.llm.factory import make_llm
-
-        return make_llm(llm)
-    return llm
 
 
 def target_layer(target: Any) -> int | str:
@@ -248,6 +242,53 @@ def finished_run(folder: RunFolder) -> RunState | None:
     if state is None or not state.done or llm_failure(state) is not None:
         return None
     return state
+
+
+class SageExplainer:
+    """The SAGE loop as an :class:`~sage_nb.explainers.Explainer`: one feature's data in, one candidate out.
+
+    >>> SageExplainer(target, "local-capable").explain(index.feature_data(target, 123))  # doctest: +SKIP
+
+    With ``output_dir`` every run is checkpointed and kept (see :func:`explain`); a run that ends without an
+    explanation comes back as an :class:`~sage_nb.explainers.ExplainError` naming why.
+    """
+
+    name = "sage"
+
+    def __init__(
+        self,
+        target: FeatureTarget,
+        llm: LLMBackend | str | Mapping[str, str] = "local",
+        config: AgentConfig | None = None,
+        output_dir: str | Path | None = None,
+    ) -> None:
+        self.target = target
+        self.llm = as_llm(llm)
+        self.config = config
+        self.output_dir = output_dir
+
+    def __repr__(self) -> str:
+        return f"SageExplainer(llm={self.llm!r}, output_dir={self.output_dir!r})"
+
+    def explain(self, feature_data: FeatureData) -> Candidate:
+        """Run the loop on the feature of ``feature_data``; its explanation as a candidate named 'sage'."""
+        state = explain(
+            self.target, feature_data.index, self.llm, feature_data=feature_data, config=self.config,
+            output_dir=self.output_dir,
+        )  # fmt: skip
+        if state.explanation is None:
+            raise ExplainError(feature_data.index, state.stop_reason or "the run wrote no explanation", self.name)
+        return Candidate.from_run(state, self.name)
+
+    def explain_many(self, features: Sequence[FeatureData]) -> list[Candidate | ExplainError]:
+        """One candidate (or the error) per feature, in order."""
+        out: list[Candidate | ExplainError] = []
+        for feature_data in features:
+            try:
+                out.append(self.explain(feature_data))
+            except ExplainError as err:
+                out.append(err)
+        return out
 
 
 def load_run(path: str | Path) -> RunState:
