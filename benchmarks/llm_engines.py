@@ -203,6 +203,7 @@ def main() -> None:
     parser.add_argument("--qwen_role_calls", type=int, default=64)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/llm_engines.json"))
     parser.add_argument("--only", default="", help="comma-separated sections to (re)run")
+    parser.add_argument("--report", action="store_true", help="run nothing: print the figures of --out")
     args = parser.parse_args()
 
     from sage_nb.llm import make_llm
@@ -225,7 +226,7 @@ def main() -> None:
         ),
     }
     for name, run in sections.items():
-        if name in done and name not in only or (only and name not in only):
+        if (name in done and name not in only) or (only and name not in only) or args.report:
             print(f"[{name}] from {args.out}")
             continue
         print(f"[{name}] running ...", flush=True)
@@ -235,9 +236,12 @@ def main() -> None:
         print(json.dumps(done[name], indent=1)[:3000], flush=True)
 
     speed = done["speed"]
-    qwen_perf = [t for section in ("roles_qwen", "agent_qwen") for t in done[section]["perf"].values()]
+    # the capable model's rates from its agent run (prompts of every role, the thread count the run says)
+    qwen_perf = list(done["agent_qwen"]["perf"].values())
     valid = sum(done[s]["valid"] for s in ("roles_smollm", "roles_qwen", "agent_smollm", "agent_qwen"))
     calls = sum(done[s]["calls"] for s in ("roles_smollm", "roles_qwen", "agent_smollm", "agent_qwen"))
+    for name, section in done.items():
+        print(f"{name}: {section['threads']} thread(s), {section['date']}")
     for model in ("smollm", "qwen"):
         agent = done[f"agent_{model}"]
         print(f"agent {model}: {agent['minutes']:.2f} min, {agent['llm_calls']} calls; per role (prefill s / gen s):")
