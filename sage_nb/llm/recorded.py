@@ -24,8 +24,9 @@ RECORD_ENV = "SAGE_NB_RECORD"
 
 
 def recording_live(live: bool | None = None) -> bool:
-    """Whether a recorded LLM runs live: ``live`` when given, else ``$SAGE_NB_RECORD``."""
-    return bool(live) if live is not None else os.environ.get(RECORD_ENV, "") not in ("", "0")
+    """Whether a recorded LLM runs live: when ``live`` is true, or ``$SAGE_NB_RECORD`` is set (the re-recording script
+    sets it, so notebooks that pass ``live=False`` are recorded anew too)."""
+    return bool(live) or os.environ.get(RECORD_ENV, "") not in ("", "0")
 
 
 def recorded_llm(

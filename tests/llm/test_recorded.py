@@ -39,7 +39,7 @@ def test_replays_by_default_and_says_so(recording):
 def test_live_records_anew_into_the_same_file(recording, monkeypatch):
     pytest.importorskip("llama_cpp")
     monkeypatch.setenv(RECORD_ENV, "1")
-    llm = recorded_llm(recording, "llamacpp:smollm2-135m", n_threads=1)
+    llm = recorded_llm(recording, "llamacpp:smollm2-135m", live=False, n_threads=1)  # the script's setting wins
     assert not recording.exists()  # the old recording is replaced
     assert llm.recorder is not None and llm.recorder.path == recording and llm.model == "smollm2-135m"
 
