@@ -168,6 +168,9 @@ def main() -> None:
     parser.add_argument(
         "--exclude_ablation_features", action="store_true", help="leave out the evidence ablation's 20 features"
     )
+    parser.add_argument(
+        "--first", type=int, default=None, help="this time only the first N features of the set (a partial run)"
+    )
     args = parser.parse_args()
     args.top_tokens = args.top_tokens or args.top_tokens_only
     out = Path(args.out)
@@ -182,6 +185,9 @@ def main() -> None:
     exclude = ABLATION_FEATURES if args.exclude_ablation_features else set()
     features = pick_features(index, args.features, args.seed, exclude)
     print("features:", features, flush=True)
+    if args.first is not None and args.first < len(features):
+        features = features[: args.first]
+        print(f"PARTIAL RUN: the first {len(features)} of {args.features} features; figures cover only these")
 
     out.mkdir(parents=True, exist_ok=True)
     llm = make_llm(args.llm, record=out / "calls.jsonl")  # every call, for the audit (replayable)
