@@ -235,6 +235,10 @@ def main() -> None:
     print(f"sage tokens per feature: mean {sum(tokens) / len(tokens):.0f}")
 
     if args.skip_planted:  # e.g. run by `ablations.py evidence` into the same --out; a later run reads them
+        partial = {"features": features, "llm": args.llm, "gen_ratio": _ratio(report), "pearson_delta": _delta(report),
+                   "beats_top_tokens": beats_top_tokens(report), "planted": None,
+                   "minutes": (time.time() - start) / 60}  # fmt: skip
+        (out / "quality_summary.json").write_text(json.dumps(partial, indent=1, default=str))
         print(
             f"gen_ratio={_ratio(report):.3f} pearson_delta={_delta(report):.3f} planted_recovered=nan "
             f"beats_top_tokens={beats_top_tokens(report):.3f}"
