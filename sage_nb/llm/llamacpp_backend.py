@@ -67,6 +67,21 @@ def grammar_schema(schema: Any) -> Any:
     return out
 
 
+#: JSON's string characters as llama-cpp-python's converter writes them, which lets raw control characters through
+#: (a newline inside a string is not JSON), and as JSON allows them.
+_GBNF_CHAR = 'char ::= [^"\\\\]'
+_GBNF_JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F]'
+
+
+def json_gbnf(schema: dict[str, Any]) -> str:
+    """The GBNF grammar of a JSON schema (see :func:`grammar_schema`), whose strings hold no raw control characters."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    text = json_schema_to_gbnf(json.dumps(grammar_schema(schema)))
+    return "\n".join(_GBNF_JSON_CHAR + line[len(_GBNF_CHAR) :] if line.startswith(_GBNF_CHAR) else line
+                     for line in text.splitlines())  # fmt: skip
+
+
 def default_threads() -> int:
     """Threads for llama.cpp: ``$SAGE_NB_LLM_THREADS``, else the usable cores minus those busy (1-min load), >= 1."""
     env = os.environ.get(THREADS_ENV)
@@ -211,7 +226,7 @@ class LlamaCppBackend(LLMBackend):
             if found is None:
                 from llama_cpp import LlamaGrammar
 
-                found = LlamaGrammar.from_json_schema(json.dumps(grammar_schema(json_schema(schema))), verbose=False)
+                found = LlamaGrammar.from_string(json_gbnf(json_schema(schema)), verbose=False)
                 self._grammars[key] = found
             return found
 

@@ -118,3 +118,22 @@ def test_bounded_integers_become_enums_for_the_grammar():
     assert props["rank"] == {"enum": [1, 2], "title": "Rank"}
     assert props["count"] == {"type": "integer", "minimum": 0}  # unbounded above: left to validation
     assert props["items"]["items"] == {"enum": [1, 2]}
+
+
+def test_the_json_grammar_keeps_raw_control_characters_out_of_strings():
+    pytest.importorskip("llama_cpp")
+    from llama_cpp import LlamaGrammar
+
+    from sage_nb.llm.llamacpp_backend import json_gbnf
+
+    text = json_gbnf(AnalyzerReply.model_json_schema())
+    (char,) = [line for line in text.splitlines() if line.startswith("char ::=")]
+    assert char.startswith('char ::= [^"\\\\\\x7F\\x00-\\x1F]')  # a raw newline inside a string is not JSON
+    assert LlamaGrammar.from_string(text, verbose=False) is not None
+
+
+def test_a_multi_line_request_still_gives_json_without_raw_newlines(llamacpp_llm):
+    prompt = "Write a reason that lists three points, one per line, each on a new line:\n1.\n2.\n3."
+    for seed in range(3):
+        result = llamacpp_llm.complete(prompt, AnalyzerReply, role="analyzer", temperature=1.0, seed=seed)
+        assert result.ok, (result.error, result.raw_text)
