@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from sage_nb.core.io import write_json
 from sage_nb.core.records import REPRESENTATIONS, Candidate
+from sage_nb.data.identity import TargetIdentity, target_identity
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import feature_scale
 
@@ -74,8 +75,19 @@ class MeasureCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
         self._dirty = False
+        self._identity = target_identity(target).to_dict() if self.path is not None else None
         if self.path is not None and self.path.exists():
-            self._rows = json.loads(self.path.read_text(encoding="utf-8"))
+            saved = json.loads(self.path.read_text(encoding="utf-8"))
+            if "rows" in saved and "target" in saved:
+                if TargetIdentity.from_dict(saved["target"]).key() != TargetIdentity.from_dict(self._identity).key():
+                    raise ValueError(
+                        f"{self.path} holds measurements of another target "
+                        f"({TargetIdentity.from_dict(saved['target']).describe()}, not "
+                        f"{TargetIdentity.from_dict(self._identity).describe()}): use another output_dir"
+                    )
+                self._rows = saved["rows"]
+            else:  # written before measurements named their target: start again rather than trust them
+                self._dirty = bool(saved)
 
     @staticmethod
     def _key(feature: int, text: str) -> str:
@@ -105,7 +117,7 @@ class MeasureCache:
         if self.path is None or not self._dirty:
             return
         with self._lock:
-            write_json(self.path, self._rows)
+            write_json(self.path, {"target": self._identity, "rows": self._rows})
             self._dirty = False
 
 

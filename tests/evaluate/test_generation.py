@@ -216,3 +216,17 @@ def test_gen_with_the_local_llm_end_to_end(planted, digit):
     assert score.value is not None and 0.0 <= score.value <= 1.0
     assert score.n > 0 and len(score.details["texts"]) == score.n
     assert setup.measure.misses == score.n
+
+
+def test_a_measurement_cache_of_another_target_is_refused(planted, tmp_path):
+    from sage_nb.targets.planted import PlantedTarget, planted_features
+
+    path = tmp_path / "measurements.json"
+    cache = MeasureCache(planted, path)
+    (row,) = cache.measure(["See you on Monday"], 0)
+    cache.save()
+    again = MeasureCache(planted, path)
+    assert again.measure(["See you on Monday"], 0)[0].acts == row.acts and again.misses == 0  # reused
+    fewer = PlantedTarget(planted.tokenizer, planted_features()[:3], model_name=planted.model_name)
+    with pytest.raises(ValueError, match="another target.*use another output_dir"):
+        MeasureCache(fewer, path)
