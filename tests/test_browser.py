@@ -197,7 +197,8 @@ def stop(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """JupyterLab on a free port of 127.0.0.1, random token, the venv's ``python3`` kernel; its root holds the
-    tutorials with outputs cleared, and ``saved/`` the committed tutorial 01 (executed), trusted."""
+    tutorials with outputs cleared, the recordings they replay, and ``saved/`` the committed tutorial 01 (executed),
+    trusted."""
     if sync_playwright is None:
         _skip_or_fail("the playwright package is not installed (pip install playwright)")
     if not CHROMIUM.exists():
@@ -207,6 +208,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     (root / SAVED_DIR).mkdir(parents=True)
     for tutorial in (TUTORIAL_01, TUTORIAL_02):
         cleared_copy(tutorial, root / tutorial.name)
+    shutil.copytree(TUTORIAL_02.parent / "recordings", root / "recordings")  # tutorial 02 replays its recorded run
     shutil.copyfile(TUTORIAL_01, root / SAVED_DIR / TUTORIAL_01.name)
     lab_settings(tmp / "settings")
     env = server_env(tmp)
