@@ -30,8 +30,6 @@ process's usual file mode (0644 under the common umask 022).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import warnings
 from dataclasses import asdict
@@ -40,6 +38,7 @@ from typing import Any, Literal
 
 from sage_nb.agent.records import Hypothesis, RunState
 from sage_nb.agent.settings import RunSettings, SettingsMismatch
+from sage_nb.core.io import write_json, write_text
 from sage_nb.llm.errors import redact
 
 STATE_FILE = "state.json"
@@ -62,11 +61,6 @@ NO_LLM_ERRORS = frozenset({"unavailable", "malformed_response"})
 #: Labels longer than this are cut at a word for ``labels.txt`` (the schema's own bound).
 MAX_LABEL_CHARS = 60
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-#: Mode of every file written here: what ``open()`` would give under this process's umask.
-FILE_MODE = 0o666 & ~_UMASK
-
 
 def safe_name(name: str) -> str:
     """A model name as a folder name: ``/`` and ``:`` become ``_``."""
@@ -76,27 +70,6 @@ def safe_name(name: str) -> str:
 def run_dir(output_dir: str | Path, agent_llm: str, target_llm: str, layer: int | str, feature: int) -> Path:
     """The folder of one feature's run (the original SAGE layout)."""
     return Path(output_dir) / safe_name(agent_llm) / safe_name(target_llm) / f"layer_{layer}" / f"feature_{feature}"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file renamed over ``path``, so a kill never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (see :func:`_write_atomic`)."""
-    _write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False))
 
 
 def _read_json(path: Path) -> Any:
@@ -285,9 +258,9 @@ class RunFolder:
         meta = {**self.meta, "settings": self.settings.to_dict()} if self.settings is not None else self.meta
         write_json(self.path / "structured_results.json", structured_results(state, meta))
         expl = state.explanation
-        _write_atomic(self.path / "description.txt", (expl.description if expl else "") + "\n")
-        _write_atomic(self.path / "labels.txt", "".join(f"{label}\n" for label in result_labels(state)))
-        _write_atomic(self.path / "evidence.txt", (expl.evidence_text() if expl else state.stop_reason or "") + "\n")
+        write_text(self.path / "description.txt", (expl.description if expl else "") + "\n")
+        write_text(self.path / "labels.txt", "".join(f"{label}\n" for label in result_labels(state)))
+        write_text(self.path / "evidence.txt", (expl.evidence_text() if expl else state.stop_reason or "") + "\n")
         write_json(self.path / "token_usage.json", token_usage(state))
 
     def write_failure(self, feature: int, message: str, **context: Any) -> str:

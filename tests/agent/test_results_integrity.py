@@ -14,8 +14,9 @@ from scripted import ScriptedLLM, truthful, with_role
 
 from sage_nb.agent import AgentConfig, Bounds, explain, explain_features
 from sage_nb.agent.api import feature_folder
-from sage_nb.agent.results import FAILURE_FILE, FILE_MODE, SETTINGS_FILE, read_failure, run_outcome
+from sage_nb.agent.results import FAILURE_FILE, SETTINGS_FILE, read_failure, run_outcome
 from sage_nb.agent.settings import ROLES, SettingsMismatch, run_settings
+from sage_nb.core.io import FILE_MODE
 from sage_nb.llm import LLMUnavailable, make_llm
 from sage_nb.llm.base import Reply
 from sage_nb.llm.replay import CallRecorder
