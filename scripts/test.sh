@@ -10,4 +10,6 @@ export SAGE_NB_BROWSER_REQUIRED=1  # install_browser.sh installed chromium: the 
 lint-imports  # the layers of docs/architecture.md: no module imports from a layer above its own
 python -m pytest -q "$@"
 python -m pytest -q -m "slow and not local_agent" "$@"
-python -m pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider tutorials/ notebooks/
+# a notebook cell may train a model (tutorial 04): allow it longer than a test
+python -m pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --timeout 1800 \
+    tutorials/ notebooks/
