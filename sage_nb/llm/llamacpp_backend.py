@@ -155,6 +155,7 @@ class LlamaCppBackend(LLMBackend):
         n_ctx: int | None = None,
         n_threads: int | None = None,
         n_batch: int = 512,
+        batch_size: int = 1,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
         schema_in_prompt: bool = True,
         size: ModelSize | None = None,
@@ -174,6 +175,9 @@ class LlamaCppBackend(LLMBackend):
         self.n_ctx = n_ctx or default_ctx
         self.n_threads = n_threads or default_threads()
         self.n_batch = n_batch
+        #: Requests decode one at a time on one llama.cpp context; ``batch_size`` is taken so that a setting written
+        #: for the transformers engine (which batches requests) also runs here.
+        self.batch_size = batch_size
         self.default_max_tokens = default_max_tokens
         self.schema_in_prompt = schema_in_prompt
         self.verbose = verbose

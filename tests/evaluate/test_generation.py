@@ -210,7 +210,7 @@ def test_a_text_at_the_length_bound_fits_its_token_budget(planted):
 def test_gen_with_the_local_llm_end_to_end(planted, digit):
     from sage_nb.llm import make_llm
 
-    setup = EvalSetup(planted, make_llm("local"), digit)
+    setup = EvalSetup(planted, make_llm("local-capable"), digit)  # a reader that can write on-concept texts
     score = GenerationScorer().score(CANDIDATE, setup)
     print(score.value, score.notes, score.details.get("texts"))
     assert score.value is not None and 0.0 <= score.value <= 1.0
