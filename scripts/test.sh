@@ -11,5 +11,4 @@ lint-imports  # the layers of docs/architecture.md: no module imports from a lay
 python -m pytest -q "$@"
 python -m pytest -q -m "slow and not local_agent" "$@"
 # a notebook cell may train a model (tutorial 04): allow it longer than a test
-python -m pytest -q --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --timeout 1800 \
-    tutorials/ notebooks/
+python -m pytest -q --timeout 1800 --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider tutorials/ notebooks/
