@@ -9,9 +9,9 @@ skipped tokens are reported as ``usage.cached_tokens``.
 Token logprobs are those of the model's distribution before the grammar mask (the transformers engine reports them
 after it): at a position where the grammar allows only digits, the alternatives may include other tokens, and the
 chosen token is added when it is not among the top ``k``. Readers of logprobs keep the alternatives they can use and
-renormalise (see :mod:`sage_nb.evaluate.simulation`). They need logits at every position (``logits_all``), which
-costs memory (context x vocabulary floats) and prefill time; a second context over the same memory-mapped weights is
-opened for the calls that ask for them.
+renormalise (see :mod:`sage_nb.evaluate.simulation`). They are read at each sampling step by a logits processor
+(:mod:`sage_nb.llm.llamacpp_logprobs`) on the same context, not from llama-cpp-python's ``logits_all`` context,
+which costs memory and sorts the whole vocabulary in Python at every token.
 
 Threads: llama.cpp's threads spin while they wait, so two busy processes with two threads each slow each other
 several-fold. :func:`default_threads` uses the cores not already busy (``SAGE_NB_LLM_THREADS`` overrides it).
@@ -28,9 +28,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sage_nb.llm.base import LLMBackend, LLMRequest, Message, Reply, logprobs_from_choice
+from sage_nb.llm.base import LLMBackend, LLMRequest, Message, Reply
 from sage_nb.llm.embedded import ModelSize, model_size, resolve_gguf
 from sage_nb.llm.errors import LLMRequestError
+from sage_nb.llm.llamacpp_logprobs import LogitsTap
 from sage_nb.llm.parsing import json_schema
 from sage_nb.llm.usage import Usage, UsageTracker
 
@@ -38,8 +39,6 @@ from sage_nb.llm.usage import Usage, UsageTracker
 LLAMA_CPP_REQUIREMENT = "llama-cpp-python==0.3.36"
 #: ``max_tokens`` when a request leaves it unset.
 DEFAULT_MAX_TOKENS = 512
-#: Context of the logprobs context (its logits buffer is context x vocabulary floats).
-LOGPROBS_N_CTX = 2048
 #: Environment variable that sets the thread count.
 THREADS_ENV = "SAGE_NB_LLM_THREADS"
 
@@ -185,7 +184,6 @@ class LlamaCppBackend(LLMBackend):
         self.n_gpu_layers = 0 if device == "cpu" else -1
         self.perf = _Perf()
         self._llm: Any = None
-        self._llm_logprobs: Any = None
         self._grammars: dict[str, Any] = {}
         self._load_lock = threading.Lock()
 
@@ -194,33 +192,20 @@ class LlamaCppBackend(LLMBackend):
 
     # ----- model and grammars -----
 
-    def _open(self, *, logits_all: bool) -> Any:
-        llama_cpp = require_llama_cpp()
-        return llama_cpp.Llama(
-            model_path=str(self.path),
-            n_ctx=LOGPROBS_N_CTX if logits_all else self.n_ctx,
-            n_threads=self.n_threads,
-            n_threads_batch=self.n_threads,
-            n_batch=self.n_batch,
-            logits_all=logits_all,
-            n_gpu_layers=self.n_gpu_layers,
-            verbose=self.verbose,
-        )
-
     def load(self) -> Any:
         """Open the model (done lazily by the first call); returns the ``llama_cpp.Llama``."""
         with self._load_lock:
             if self._llm is None:
-                self._llm = self._open(logits_all=False)
+                self._llm = require_llama_cpp().Llama(
+                    model_path=str(self.path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    n_batch=self.n_batch,
+                    n_gpu_layers=self.n_gpu_layers,
+                    verbose=self.verbose,
+                )
             return self._llm
-
-    def _model_for(self, request: LLMRequest[Any]) -> Any:
-        if not request.logprobs:
-            return self.load()
-        with self._load_lock:
-            if self._llm_logprobs is None:
-                self._llm_logprobs = self._open(logits_all=True)
-            return self._llm_logprobs
 
     def grammar(self, schema: type[BaseModel]) -> Any:
         """The llama.cpp grammar of ``schema`` (built once per distinct JSON schema)."""
@@ -238,7 +223,7 @@ class LlamaCppBackend(LLMBackend):
 
     def _turn(self, messages: list[Message], request: LLMRequest[Any]) -> Reply:
         llama_cpp = require_llama_cpp()
-        llm = self._model_for(request)
+        llm = self.load()
         grammar = self.grammar(request.schema)
         temperature = float(request.temperature or 0.0)
         kwargs: dict[str, Any] = {
@@ -250,8 +235,9 @@ class LlamaCppBackend(LLMBackend):
         }
         if temperature > 0:  # plain sampling at that temperature, as the other backends do
             kwargs.update(top_p=1.0, top_k=0, min_p=0.0)
-        if request.logprobs:
-            kwargs.update(logprobs=True, top_logprobs=int(request.logprobs))
+        tap = LogitsTap(int(request.logprobs)) if request.logprobs else None
+        if tap is not None:
+            kwargs["logits_processor"] = [tap]
         with self._lock:
             llama_cpp.llama_perf_context_reset(llm.ctx)
             start = time.perf_counter()
@@ -264,9 +250,11 @@ class LlamaCppBackend(LLMBackend):
                         f"make_llm('llamacpp:{self.model}', n_ctx={2 * llm.n_ctx()}), or shorten the prompt"
                     ) from None
                 raise
+            choice = out["choices"][0]
+            text = choice["message"].get("content") or ""
+            logprobs = tap.logprobs(llm, text) if tap is not None else None
             wall = time.perf_counter() - start
             perf = llama_cpp.llama_perf_context(llm.ctx)
-        choice = out["choices"][0]
         usage_body = out.get("usage") or {}
         prompt_tokens = int(usage_body.get("prompt_tokens", 0))
         completion_tokens = int(usage_body.get("completion_tokens", 0))
@@ -282,12 +270,11 @@ class LlamaCppBackend(LLMBackend):
             wall_s=wall,
         )
         self.perf.add(request.role, timing)
-        logprobs = logprobs_from_choice(choice) if request.logprobs else None
         notes = []
         if request.logprobs and logprobs is None:
-            notes.append("logprobs were requested but llama.cpp returned none")
+            notes.append("logprobs were requested but the sampled tokens could not be matched with the reply")
         return Reply(
-            text=choice["message"].get("content") or "",
+            text=text,
             usage=Usage(prompt_tokens, completion_tokens, timing.cached_tokens),
             finish_reason=choice.get("finish_reason"),
             logprobs=logprobs,
@@ -298,7 +285,6 @@ class LlamaCppBackend(LLMBackend):
     def close(self) -> None:
         """Free the llama.cpp contexts (the backend reopens them on its next call)."""
         with self._load_lock:
-            for llm in (self._llm, self._llm_logprobs):
-                if llm is not None:
-                    llm.close()
-            self._llm = self._llm_logprobs = None
+            if self._llm is not None:
+                self._llm.close()
+            self._llm = None

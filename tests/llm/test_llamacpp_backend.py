@@ -62,6 +62,27 @@ def test_logprobs_align_with_the_reply(llamacpp_llm):
         assert sum(math.exp(lp) for _, lp in set(t.top)) <= 1.0 + 1e-4
 
 
+def test_logprobs_match_llama_cpp_python_s_own(llamacpp_llm):
+    """The logits tap gives the logprobs llama-cpp-python computes from its every-position logits context."""
+    llama_cpp = require_llama_cpp()
+    request = LLMRequest(role_prompt("simulation", 1), SimulationReply, role="simulation", logprobs=5, max_tokens=40)
+    result = llamacpp_llm.run(request)
+    assert result.ok and result.logprobs
+    reference = llama_cpp.Llama(model_path=str(llamacpp_llm.path), n_ctx=2048, n_threads=1, logits_all=True,
+                                verbose=False)  # fmt: skip
+    grammar = llamacpp_llm.grammar(SimulationReply)
+    messages = llamacpp_llm._render(request)
+    out = reference.create_chat_completion(messages=messages, grammar=grammar, max_tokens=40, temperature=0.0,
+                                           logprobs=True, top_logprobs=5)  # fmt: skip
+    theirs = out["choices"][0]["logprobs"]["content"]
+    assert out["choices"][0]["message"]["content"] == result.raw_text
+    assert [t["token"] for t in theirs] == [t.token for t in result.logprobs]
+    for ours, their in zip(result.logprobs, theirs, strict=True):
+        assert ours.logprob == pytest.approx(their["logprob"], abs=2e-3)
+        assert [t for t, _ in ours.top[:3]] == [t["token"] for t in their["top_logprobs"][:3]]
+    reference.close()
+
+
 def test_a_prompt_longer_than_the_context_names_the_fix(llamacpp_llm):
     with pytest.raises(LLMRequestError, match="n_ctx="):
         llamacpp_llm.complete("word " * 5000, AnalyzerReply, role="analyzer")
