@@ -169,6 +169,11 @@ def main() -> None:
         "--exclude_ablation_features", action="store_true", help="leave out the evidence ablation's 20 features"
     )
     parser.add_argument(
+        "--generalize",
+        action="store_true",
+        help="SAGE with the class step (AgentConfig(generalize=True)); its runs, scores and summary carry '_class'",
+    )
+    parser.add_argument(
         "--first", type=int, default=None, help="this time only the first N features of the set (a partial run)"
     )
     args = parser.parse_args()
@@ -191,10 +196,13 @@ def main() -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     llm = make_llm(args.llm, record=out / "calls.jsonl")  # every call, for the audit (replayable)
-    config = AgentConfig(Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds))
+    config = AgentConfig(
+        Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds), generalize=args.generalize
+    )
+    arm = "_class" if args.generalize else ""  # the class step's runs sit beside the plain loop's
     runs, sage, baseline = [], [], []
     if not args.top_tokens_only:
-        runs = explain_features(target, features, llm, index=index, output_dir=out / "sage", config=config)
+        runs = explain_features(target, features, llm, index=index, output_dir=out / f"sage{arm}", config=config)
         cached = CachedBackend(llm, out / "baseline_llm_cache.jsonl")  # a re-run of the benchmark costs no call
         explained = OneShotExplainer(cached).explain_many([index.feature_data(target, f) for f in features])
         baseline = [c for c in explained if isinstance(c, Candidate)]
@@ -208,7 +216,7 @@ def main() -> None:
         scorers=args.scorers.split(","), output_dir=out / "eval", seed=args.seed, active=args.active, zeros=args.zeros,
     )  # fmt: skip
     print(report.table().to_string(index=False))
-    report.frame().drop(columns=["details"], errors="ignore").to_csv(out / "scores.csv", index=False)
+    report.frame().drop(columns=["details"], errors="ignore").to_csv(out / f"scores{arm}.csv", index=False)
     if args.top_tokens_only:
         reference = planted_top_tokens(4000)
         print(reference.to_string(index=False))
@@ -238,13 +246,13 @@ def main() -> None:
         partial = {"features": features, "llm": args.llm, "gen_ratio": _ratio(report), "pearson_delta": _delta(report),
                    "beats_top_tokens": beats_top_tokens(report), "planted": None,
                    "minutes": (time.time() - start) / 60}  # fmt: skip
-        (out / "quality_summary.json").write_text(json.dumps(partial, indent=1, default=str))
+        (out / f"quality_summary{arm}.json").write_text(json.dumps(partial, indent=1, default=str))
         print(
             f"gen_ratio={_ratio(report):.3f} pearson_delta={_delta(report):.3f} planted_recovered=nan "
             f"beats_top_tokens={beats_top_tokens(report):.3f}"
         )
         return
-    planted = planted_recovery(llm, config, out / "planted", 4000)
+    planted = planted_recovery(llm, config, out / f"planted{arm}", 4000)
     print(planted.to_string(index=False))
     summary = {"features": features, "planted": planted.to_dict(orient="records")}
     if args.top_tokens:
@@ -267,7 +275,7 @@ def main() -> None:
     gen_ratio, delta = _ratio(report), _delta(report)
     summary.update(gen_ratio=gen_ratio, pearson_delta=delta, beats_top_tokens=beats_top_tokens(report),
                    llm=args.llm, minutes=(time.time() - start) / 60)  # fmt: skip
-    (out / "quality_summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    (out / f"quality_summary{arm}.json").write_text(json.dumps(summary, indent=1, default=str))
     print(f"minutes={summary['minutes']:.1f}")
     print(
         f"gen_ratio={gen_ratio:.3f} pearson_delta={delta:.3f} planted_recovered={planted['recovered'].mean():.3f} "

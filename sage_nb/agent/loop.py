@@ -39,6 +39,7 @@ from sage_nb.agent.states import (
     rests_on_accepted,
     settle,
 )
+from sage_nb.agent.substitutions import substitution_tests
 from sage_nb.core.text import token_label, token_phrase, undo_prompt_marks, unvisible
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import Evidence, TestEvidence, feature_scale
@@ -87,6 +88,10 @@ class AgentConfig:
     #: Test the computed H1 (while its wording is unrefined) with minimal pairs from the mined contexts
     #: (:mod:`sage_nb.agent.minimal_pairs`) instead of designer texts: no designer call, and tests that test the claim.
     pair_tests: bool = True
+    #: With the computed H1, ask the generalizer (one call) for the class its peak tokens belong to, members the
+    #: exemplars never showed and tokens outside it; open that class as H2, tested by putting members and
+    #: non-members in the peaks' place in mined windows (:mod:`sage_nb.agent.substitutions`, no designer call).
+    generalize: bool = False
 
     def __post_init__(self) -> None:
         if self.designer not in DESIGNERS:
@@ -338,11 +343,16 @@ class SageLoop:
         s, n = self.state, self.bounds.hypotheses
         computed = computed_candidate(self.fd) if self.config.computed_for(self.llm) else None
         first = 1 if computed is not None else 0
-        if computed is not None and n <= first:  # H1 fills every slot: nothing left to ask the explainer
+        klass = self._generalize(computed[2]) if computed is not None and self.config.generalize else None
+        if computed is not None and n <= first + (klass is not None):  # no slot left for the explainer
             claim, example, tokens = computed
             s.hypotheses.append(Hypothesis("H1", claim, prompts.COMPUTED_ANGLE, tokens=tokens, computed=True))
+            s.hypotheses += [klass] if klass is not None else []
             shown = measurements(self._measure([example]), ["high"], s.scale, "explainer")
-            decision = "1 hypothesis opened; H1 is computed from the evidence (no LLM call)"
+            opened = f"{len(s.hypotheses)} hypothes{'es' if klass else 'is'} opened"
+            also = ", H2 is the class of its tokens" if klass is not None else ""
+            calls = "no LLM call" if klass is None else "no explainer call"
+            decision = f"{opened}; H1 is computed from the evidence{also} ({calls})"
             self._turn("explainer", None, None, measured=shown, decision=decision)
             s.phase = "design"
             return
@@ -386,17 +396,51 @@ class SageLoop:
             claim, _, tokens = candidates[i]
             h = Hypothesis(id=f"H{number}", claim=claim, angle=angle, tokens=tokens, computed=i < first)
             s.hypotheses.append(h)
-        decision = f"{len(kept)} hypotheses opened"
+        if klass is not None:  # the class of H1's tokens takes the slot after it
+            s.hypotheses.insert(first, klass)
+            del s.hypotheses[n:]
+            for number, h in enumerate(s.hypotheses, 1):
+                h.id = f"H{number}"
+        decision = f"{len(s.hypotheses)} hypotheses opened"
         if k > 1:
             decision += (
                 f" (best of {len(candidates) - first} claims from {k} samples, ranked by their measured examples)"
             )
         if first:
             decision += "; H1 is computed from the evidence"
+        if klass is not None:
+            decision += f", {klass.id} is the class of its tokens"
         best = next((r for r in results if r.ok), results[0])
         turn = self._turn("explainer", messages, best, measured=[examples[i] for i in order], decision=decision)
         turn.reply = {"hypotheses": [{"tokens": t, "claim": c, "example": e} for c, e, t in candidates[first:]]}
         s.phase = "design"
+
+    def _generalize(self, seen: list[str]) -> Hypothesis | None:
+        """One generalizer call: the class of the computed H1's tokens ``seen`` as a hypothesis (numbered by the
+        caller), or None when the call fails or names no new member and non-member."""
+        if self.bounds.hypotheses < 2 or not seen:
+            return None
+        messages = prompts.generalizer_messages(self.state, seen)
+        (result,) = self._call_many("generalizer", [messages])
+        if not result.ok:
+            self._turn("generalizer", messages, result, decision="no class hypothesis: the generalizer failed")
+            return None
+        reply = result.parsed
+        have = {t.casefold() for t in seen}
+        members = _new_words(reply.members, have)
+        outside = _new_words(reply.outside, have | {m.casefold() for m in members})
+        name = " ".join(unvisible(reply.name).split())
+        if not members or not outside or not any(c.isalnum() for c in name):
+            self._turn("generalizer", messages, result, decision="no class hypothesis: no new member or non-member")
+            return None
+        claim = prompts.class_claim(name, seen, members)
+        h = Hypothesis("H2", claim, prompts.CLASS_ANGLE, tokens=[*seen, *members], members=members, outside=outside)
+        decision = (
+            f"class '{name}' proposed; to test: members {', '.join(map(repr, members))} (expect high), "
+            f"non-members {', '.join(map(repr, outside))} (expect low) in the peaks' place"
+        )
+        self._turn("generalizer", messages, result, decision=decision)
+        return h
 
     def _design(self) -> None:
         s, b = self.state, self.bounds
@@ -422,8 +466,14 @@ class SageLoop:
         s.phase = "analyze"
 
     def _pairs(self, h: Hypothesis) -> tuple[list[str], list[str]]:
-        """Minimal-pair texts and expectations for a computed wording of H1 (empty for any other hypothesis, or
-        when the mined contexts hold no new pair)."""
+        """Texts and expectations from the mined contexts: minimal pairs for a computed wording of H1,
+        substitutions for an unrefined class hypothesis (empty for any other hypothesis, or when the mined contexts
+        hold no new test)."""
+        if h.substitutes:
+            seen = [t for t in h.tokens if t not in h.members]
+            skip = [t.text for t in h.tests]
+            n = self.bounds.tests_per_turn
+            return substitution_tests(self.fd, seen, h.members, h.outside, self.state.scale, n, skip)
         if not (self.config.computed_for(self.llm) and self.config.pair_tests and h.computed):
             return [], []
         if self._computed_names is None:  # the same for every round: compute it once
@@ -433,10 +483,15 @@ class SageLoop:
         return pair_tests(pairs, self.bounds.tests_per_turn)
 
     def _measure_pairs(self, hyps: list[Hypothesis], paired: dict[str, tuple[list[str], list[str]]]) -> None:
-        plans = [TestPlan(h, *paired[h.id]) for h in hyps]
-        for (h, _, _), measured in zip(plans, self._measure_plans(plans, "pairs"), strict=True):
-            self._record_pairs(h, measured, "texts from the mined contexts measured")
-            self._widen(h, measured)
+        for source, chosen in (("pairs", [h for h in hyps if not h.substitutes]), ("substitutions", [
+                h for h in hyps if h.substitutes])):  # fmt: skip
+            plans = [TestPlan(h, *paired[h.id]) for h in chosen]
+            for (h, _, _), measured in zip(plans, self._measure_plans(plans, source), strict=True):
+                if source == "substitutions":
+                    self._record_substitutions(h, measured)
+                    continue
+                self._record_pairs(h, measured, "texts from the mined contexts measured")
+                self._widen(h, measured)
 
     def _record_pairs(self, h: Hypothesis, measured: list[Measurement], what: str) -> None:
         h.tests += measured
@@ -444,6 +499,15 @@ class SageLoop:
         decision = (
             f"{len(measured)} {what} ({len(measured) // 2} minimal pairs: the named tokens kept, expect high / "
             "taken out, expect low; no LLM call)"
+        )
+        self._turn("designer", None, None, h.id, measured, decision)
+
+    def _record_substitutions(self, h: Hypothesis, measured: list[Measurement]) -> None:
+        h.tests += measured
+        h.rounds += 1
+        decision = (
+            f"{len(measured)} texts from the mined contexts measured with the peak token replaced "
+            f"({len(measured) // 2} pairs: an unseen member, expect high / a non-member, expect low; no LLM call)"
         )
         self._turn("designer", None, None, h.id, measured, decision)
 
@@ -623,6 +687,16 @@ class SageLoop:
             decision = s.stop_reason
         self._turn("synthesis", messages, result, decision=decision)
         s.phase = "done"
+
+
+def _new_words(words: Sequence[str], have: set[str]) -> list[str]:
+    """``words`` stripped of prompt marks, without blanks, repeats and those in ``have`` (case-folded)."""
+    out: list[str] = []
+    for word in words:
+        word = unvisible(word).strip()
+        if word and word.casefold() not in have and word.casefold() not in {w.casefold() for w in out}:
+            out.append(word)
+    return out
 
 
 def computed_candidate(feature_data: FeatureData) -> tuple[str, str, list[str]]:

@@ -49,6 +49,17 @@ class ExplainerReply(BaseModel):
     hypotheses: list[ProposedHypothesis] = Field(min_length=2, max_length=MAX_LIST)
 
 
+Word = Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class GeneralizerReply(BaseModel):
+    """The class the peak tokens belong to, members the exemplars never showed, and non-members."""
+
+    name: Annotated[str, Field(min_length=3, max_length=50)]
+    members: list[Word] = Field(min_length=2, max_length=MAX_LIST)
+    outside: list[Word] = Field(min_length=2, max_length=MAX_LIST)
+
+
 class DesignedTest(BaseModel):
     text: TestText
     expect: Expect
@@ -156,6 +167,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "analyzer": AnalyzerReply,
     "reviewer": ReviewerReply,
     "synthesis": SynthesisReply,
+    "generalizer": GeneralizerReply,
 }
 
 
@@ -177,6 +189,10 @@ def reply_tokens(role: str, causal: bool = False) -> int:
 ANGLES = ("specific claim", "alternative", "edge case or negative control", "another aspect")
 #: The angle of the hypothesis computed from the evidence (``AgentConfig(computed_hypothesis=True)``).
 COMPUTED_ANGLE = "computed from the evidence"
+#: The angle of the class hypothesis (``AgentConfig(generalize=True)``).
+CLASS_ANGLE = "the class of the peak tokens"
+#: The generalizer's worked example: seen tokens, class, unseen members, non-members.
+GENERALIZER_EXAMPLE = (("red", "green"), "colour words", ("blue", "yellow", "purple"), ("large", "apple", "run"))
 
 # -- system prompts -----------------------------------------------------------------------------------------------
 _LEVELS = (
@@ -216,6 +232,16 @@ SYSTEM: dict[str, str] = {
         "You review all hypotheses about a feature with their measured tests. Answer 'finish' if the accepted "
         "hypotheses explain the feature, or 'more_tests' with up to 4 new test texts (each for one hypothesis id, "
         f"with the expected level) that would settle what is still unclear. {DATA_RULE}"
+    ),
+    "generalizer": (
+        "You generalise from the tokens where a feature of a sparse autoencoder peaks. Name the narrowest class "
+        "that holds them all (a word class, a kind of keyword or symbol, the terms of one topic), then list other "
+        "members of that class that are not among the given tokens, and tokens that could stand in the same place "
+        "but are not members. Single words or symbols only; each list must be new tokens. "
+        f"{DATA_RULE}\n"
+        f"Example: tokens {', '.join(repr(t) for t in GENERALIZER_EXAMPLE[0])} -> class '{GENERALIZER_EXAMPLE[1]}', "
+        f"members {', '.join(repr(t) for t in GENERALIZER_EXAMPLE[2])}, "
+        f"outside {', '.join(repr(t) for t in GENERALIZER_EXAMPLE[3])}."
     ),
     "synthesis": (
         "You write the final explanation of a feature from hypotheses that were tested on measured activations. "
@@ -313,6 +339,23 @@ def explainer_messages(state: RunState, n: int, sample: int | None = None) -> li
     return [_system("explainer", n=n), {"role": "user", "content": user}]
 
 
+def generalizer_messages(state: RunState, tokens: Sequence[str]) -> list[dict[str, str]]:
+    """The generalizer's messages: the evidence, the exemplars and the peak ``tokens`` to generalise from."""
+    named = ", ".join(_quote(t) for t in tokens)
+    user = (
+        f"{_evidence(state)}Top-activating texts:\n{state.exemplar_text}\n\nThe feature peaks on {named}. Name "
+        "their class, its other members and tokens outside it."
+    )
+    return [_system("generalizer"), {"role": "user", "content": user}]
+
+
+def class_claim(name: str, seen: Sequence[str], members: Sequence[str]) -> str:
+    """The class hypothesis's wording: the class, the seen tokens and the unseen members it predicts."""
+    shown = ", ".join(_quote(t) for t in seen[:3])
+    more = ", ".join(_quote(t) for t in members[:3])
+    return f"Fires on {name.strip().rstrip('.')} ({shown}), also on members the exemplars never showed ({more})"
+
+
 def designer_messages(state: RunState, h: Hypothesis, n: int, causal: bool = False) -> list[dict[str, str]]:
     """The designer's messages; with ``causal`` its system prompt offers steer tests."""
     user = f"Hypothesis {hypothesis_block(h)}\n\nWrite {n} new test texts (different from earlier ones)."
@@ -334,7 +377,8 @@ def reviewer_messages(state: RunState) -> list[dict[str, str]]:
 
 
 def synthesis_messages(state: RunState) -> list[dict[str, str]]:
-    ranked = sorted(state.hypotheses, key=lambda h: (STATUS_ORDER[h.status], h.id))
+    # a class hypothesis goes first among those of its status: it is the broadest claim the tests can support
+    ranked = sorted(state.hypotheses, key=lambda h: (STATUS_ORDER[h.status], not h.members, h.id))
     board = "\n".join(hypothesis_block(h, max_tests=4) for h in ranked)
     accepted = "; ".join(h.claim for h in ranked if h.status == "accepted") or "none"
     user = f"Hypotheses, accepted first:\n{board}\n\nAccepted: {accepted}\n\nWrite the final explanation."

@@ -18,11 +18,11 @@ Level = Literal["high", "medium", "low"]
 Expectation = Literal["high", "low"]
 Verdict = Literal["ok", "partial", "miss"]
 #: Where a measured text came from.
-Source = Literal["exemplar", "explainer", "designer", "random", "pairs", "reviewer", "by hand"]
+Source = Literal["exemplar", "explainer", "designer", "random", "pairs", "substitutions", "reviewer", "by hand"]
 #: The step of the loop a run is at, and the role that acts in a turn (one vocabulary: a phase is named for the work
 #: done in it, a role for who does it).
 Phase = Literal["exemplars", "explain", "design", "analyze", "review", "synthesize", "done"]
-Role = Literal["exemplars", "explainer", "designer", "analyzer", "reviewer", "synthesis"]
+Role = Literal["exemplars", "explainer", "generalizer", "designer", "analyzer", "reviewer", "synthesis"]
 #: The role that acts in each phase.
 PHASE_ROLES: dict[str, Role] = {
     "exemplars": "exemplars",
@@ -107,6 +107,15 @@ class Hypothesis:
     #: The wording is computed from measurements (the evidence, then minimal pairs), never written by an LLM: its
     #: tokens are tested with minimal pairs, and a description rests on it only by naming them.
     computed: bool = False
+    #: A class hypothesis (``AgentConfig(generalize=True)``): members of the class the exemplars never showed, and
+    #: tokens outside it. While its wording is unrefined it is tested by putting them in the peaks' place.
+    members: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+    @property
+    def substitutes(self) -> bool:
+        """Whether this is a class hypothesis still tested by substitutions (its wording unrefined)."""
+        return bool(self.members and self.outside) and not self.history
 
     @property
     def judged(self) -> list[Measurement]:

@@ -120,16 +120,21 @@ def run_settings(
         target=target_identity(target).to_dict(),
         exemplars=exemplar_identity(index, feature_data),
         agent=config_settings(config),
-        llm=llm_settings(llm),
+        llm=llm_settings(llm, roles_of(config)),
         agent_defaults=config_settings(type(config)()) if dataclasses.is_dataclass(config) else {},
     )
 
 
-def llm_settings(llm: Any) -> dict[str, str]:
-    """``role -> "backend:model"`` for every role of the loop (``backend_for(role)`` when the LLM routes roles)."""
+def roles_of(config: Any) -> tuple[str, ...]:
+    """The roles a run with ``config`` may call: the generalizer only when ``config.generalize`` is on."""
+    return tuple(r for r in ROLES if r != "generalizer" or getattr(config, "generalize", False))
+
+
+def llm_settings(llm: Any, roles: tuple[str, ...] = ROLES) -> dict[str, str]:
+    """``role -> "backend:model"`` for each of ``roles`` (``backend_for(role)`` when the LLM routes roles)."""
     backend_for = getattr(llm, "backend_for", None)
     out = {}
-    for role in ROLES:
+    for role in roles:
         backend = backend_for(role) if callable(backend_for) else llm
         name = str(getattr(backend, "name", type(backend).__name__)).removeprefix("replay:")
         out[role] = f"{name}:{getattr(backend, 'model', '?')}"

@@ -75,7 +75,7 @@ def evidence_verdict(h: Hypothesis) -> str | None:
 #: Words of a claim too common in claims to show that a description rests on that claim.
 GENERIC_WORDS = frozenset(
     "fires feature features token tokens activation activations activated strongly usually their there which "
-    "about other these those after before where words stays peak share".split()
+    "about other these those after before where words stays peak share members exemplars never showed".split()
 )
 
 

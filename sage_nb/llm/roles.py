@@ -18,7 +18,7 @@ from typing import Any
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult, Message, Reply
 
 #: Roles of the SAGE loop and the readers of the scorers, as the ``role`` tags of their calls.
-AGENT_ROLES = ("explainer", "designer", "analyzer", "reviewer", "synthesis")
+AGENT_ROLES = ("explainer", "generalizer", "designer", "analyzer", "reviewer", "synthesis")
 #: Key of the backend that answers every role not named.
 DEFAULT_ROLE = "default"
 _ROLE_GROUP = re.compile(r"^\s*([a-z_]+(?:\s*,\s*[a-z_]+)*)\s*=(.+)$")

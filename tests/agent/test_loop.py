@@ -561,3 +561,71 @@ def test_the_sage_loop_answers_the_explainer_protocol(planted, weekday, tmp_path
     assert candidate.explainer == "sage" and candidate.feature == fd.index
     assert "weekday" in candidate.description.lower()
     assert isinstance(failed, ExplainError) and "never fired" in str(failed)
+
+
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def generalizing(members, outside, name="weekday names"):
+    """:func:`computed_aware`, whose generalizer names a class with ``members`` and non-members ``outside``."""
+    return with_role(computed_aware, "generalizer", {"name": name, "members": members, "outside": outside})
+
+
+def test_the_class_of_the_peak_tokens_is_tested_on_members_the_exemplars_never_showed(planted, weekday):
+    """H2 generalises H1's tokens to their class; substituting unseen members in the peaks' place fires, a
+    non-member does not: the class is accepted on measurements of texts the exemplars never held."""
+    _, fd = weekday
+    seen = computed_candidate(fd)[2]
+    unseen = [d for d in DAYS if d not in seen][:3]
+    assert unseen  # the exemplars show some of the days only
+    bounds = Bounds(hypotheses=3, tests_per_turn=4, rounds_per_hypothesis=2)
+    policy = generalizing([seen[0], *unseen], ["January", "table"])
+    state, llm = run(planted, weekday, policy, bounds, computed_hypothesis=True, generalize=True)
+    h1, h2, h3 = state.hypotheses
+    assert h1.computed and h2.angle == "the class of the peak tokens" and not h3.members
+    assert h2.members == unseen and h2.outside == ["January", "table"]  # a seen token is not a new member
+    assert "weekday names" in h2.claim and all(f"'{d}'" in h2.claim for d in unseen)
+    assert llm.calls.count("generalizer") == 1 and state.turns[1].role == "generalizer"
+    tests = [t for t in h2.tests if t.source == "substitutions"]
+    assert tests and len({t.text for t in tests}) == len(tests)
+    for member, outsider in zip(tests[::2], tests[1::2], strict=True):
+        assert (member.expect, outsider.expect) == ("high", "low")
+        assert any(d in member.text for d in unseen) and ("January" in outsider.text or "table" in outsider.text)
+        assert member.max_act == pytest.approx(planted.measure(member.text, state.feature).max_act, abs=1e-4)
+        assert member.level == "high" and outsider.level == "low"
+    turns = [t for t in state.turns if t.role == "designer" and t.hypothesis == "H2"]
+    assert turns and all(t.prompt == "" for t in turns) and "unseen member" in turns[0].decision
+    assert h2.status == "accepted"
+    synthesis = next(t for t in state.turns if t.role == "synthesis")
+    board = synthesis.prompt.split("Accepted:")[0]
+    assert board.index("H2") < board.index("H1")  # the broader accepted claim is read first
+
+
+def test_a_wrong_class_is_refuted_by_its_substitutions(planted, weekday):
+    bounds = Bounds(hypotheses=2, tests_per_turn=4, rounds_per_hypothesis=2)
+    policy = generalizing(["January", "March", "July"], ["noon", "table"], name="month names")
+    state, _ = run(planted, weekday, policy, bounds, computed_hypothesis=True, generalize=True)
+    h1, h2 = state.hypotheses
+    assert h2.members == ["January", "March", "July"]
+    assert h2.tests and all(t.level == "low" for t in h2.tests)  # months in a weekday's place do not fire
+    assert h1.status == "accepted" and h2.status == "refuted"
+
+
+def test_a_generalizer_without_new_members_opens_no_class_and_is_off_by_default(planted, weekday):
+    _, fd = weekday
+    seen = computed_candidate(fd)[2]
+    policy = generalizing(list(seen), ["noon", "table"])
+    state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
+    assert not any(h.members for h in state.hypotheses)
+    assert "no new member" in state.turns[1].decision
+    state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True)
+    assert "generalizer" not in llm.calls
+
+
+def test_with_two_slots_the_class_takes_the_second_and_no_explainer_call_is_made(planted, weekday):
+    _, fd = weekday
+    unseen = [d for d in DAYS if d not in computed_candidate(fd)[2]]
+    policy = generalizing(unseen[:2], ["noon", "table"])
+    state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
+    assert [h.id for h in state.hypotheses] == ["H1", "H2"] and state.hypotheses[1].members == unseen[:2]
+    assert "explainer" not in llm.calls and llm.calls.count("generalizer") == 1

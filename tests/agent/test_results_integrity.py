@@ -15,7 +15,7 @@ from scripted import ScriptedLLM, truthful, with_role
 from sage_nb.agent import AgentConfig, Bounds, explain, explain_features
 from sage_nb.agent.api import feature_folder
 from sage_nb.agent.results import FAILURE_FILE, SETTINGS_FILE, read_failure, run_outcome
-from sage_nb.agent.settings import ROLES, SettingsMismatch, run_settings
+from sage_nb.agent.settings import ROLES, SettingsMismatch, roles_of, run_settings
 from sage_nb.core.io import FILE_MODE
 from sage_nb.llm import LLMUnavailable, make_llm
 from sage_nb.llm.base import Reply
@@ -80,7 +80,7 @@ def test_settings_record_target_exemplars_agent_and_llm_per_role(planted, weekda
     assert stored["exemplars"]["contexts_digest"] == index.meta["contexts_digest"] and stored["exemplars"]["top_k"] == 5
     assert stored["agent"]["bounds"]["hypotheses"] == Bounds().hypotheses
     assert {"use_evidence", "computed_hypothesis", "designer", "causal"} <= set(stored["agent"])
-    assert stored["llm"] == {role: "scripted:scripted-test" for role in ROLES}
+    assert stored["llm"] == {role: "scripted:scripted-test" for role in ROLES if role != "generalizer"}
     results = json.loads((folder.path / "structured_results.json").read_text())
     assert results["meta"]["settings"]["fingerprint"] == stored["fingerprint"]
 
@@ -200,3 +200,7 @@ def test_a_folder_from_before_settings_is_checked_on_its_labels(planted, weekday
         warnings.simplefilter("always")
         assert explain(planted, 0, ScriptedLLM(truthful), index=index, output_dir=tmp_path).done
     assert any("before settings were recorded" in str(w.message) for w in caught)
+
+
+def test_the_generalizer_s_llm_is_part_of_the_settings_only_when_the_class_step_is_on():
+    assert "generalizer" not in roles_of(AgentConfig()) and "generalizer" in roles_of(AgentConfig(generalize=True))

@@ -1,0 +1,87 @@
+"""Tests for a claim that a feature fires on a class of tokens, built from the mined contexts: no designer call.
+
+The tokens where a feature peaks are facts of the evidence; that they are members of a class (degree adverbs,
+control-flow keywords, ...) is a claim, and it predicts something the exemplars never showed: the feature should
+fire on the class's other members too, and not on a word outside the class in the same place. A substitution test
+takes a mined window whose peak is one of the seen tokens and puts an unseen member in the peak's place (expected
+high) or a non-member (expected low). When the class is the right generalisation, the first text fires and the
+second does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+
+from sage_nb.agent.minimal_pairs import AFTER, BEFORE, candidate_contexts, window
+from sage_nb.core.text import token_label
+from sage_nb.data.records import Exemplar, FeatureData
+from sage_nb.evidence import HIGH_FRACTION, LOW_FRACTION
+
+
+def substituted(ex: Exemplar, word: str) -> str:
+    """The window of ``ex`` (:func:`~sage_nb.agent.minimal_pairs.window`) with ``word`` in the peak token's place;
+    the peak's leading whitespace is kept."""
+    tokens = window(ex)
+    at = min(BEFORE, ex.peak)
+    peak = tokens[at]
+    lead = peak[: len(peak) - len(peak.lstrip())]
+    tokens[at] = lead + word.strip()
+    return "".join(tokens).strip()
+
+
+def _only_peak(ex: Exemplar, wanted: Collection[str], floor: float) -> bool:
+    """Whether the peak is the only token of its window that fired (at least ``floor``) or is a seen token: another
+    one would fire whatever replaces the peak, and the non-member's text would not test the class."""
+    low, high = max(0, ex.peak - BEFORE), ex.peak + AFTER + 1
+    return not any(
+        (ex.acts[i] >= floor or token_label(ex.tokens[i]).casefold() in wanted)
+        for i in range(low, min(high, len(ex.tokens)))
+        if i != ex.peak
+    )
+
+
+def substitution_tests(
+    fd: FeatureData,
+    seen: Collection[str],
+    members: Sequence[str],
+    outside: Sequence[str],
+    scale: float,
+    n_texts: int,
+    skip: Iterable[str] = (),
+) -> tuple[list[str], list[str]]:
+    """Up to ``n_texts`` texts (at least one pair) and their expectations, from windows whose peak is one of the
+    ``seen`` tokens (labels, as :func:`~sage_nb.core.text.token_label` writes them) and fired at least
+    ``HIGH_FRACTION`` of ``scale``, where no other token is a seen one or fired (``LOW_FRACTION``): each with an
+    unseen class member in the peak's place (``high``) and with a non-member (``low``). Members and non-members
+    rotate so that successive rounds (``skip``: texts already measured) try new ones."""
+    wanted = {label.casefold() for label in seen}
+    members = [m.strip() for m in members if m.strip() and m.strip().casefold() not in wanted]
+    outside = [o.strip() for o in outside if o.strip() and o.strip().casefold() not in wanted]
+    if not members or not outside:
+        return [], []
+    done = set(skip)
+    contexts = [
+        ex
+        for ex in candidate_contexts(fd)
+        if token_label(ex.tokens[ex.peak]).casefold() in wanted
+        and ex.max_act >= HIGH_FRACTION * scale
+        and _only_peak(ex, wanted, LOW_FRACTION * scale)
+    ]
+    texts: list[str] = []
+    expects: list[str] = []
+    turn = len(done) // 2  # rotate past the members earlier rounds tried
+    for ex in contexts:
+        if len(texts) + 2 > max(2, n_texts):
+            break
+        high = substituted(ex, members[turn % len(members)])
+        low = substituted(ex, outside[turn % len(outside)])
+        if high in done or low in done or high == low:
+            continue
+        done.update((high, low))
+        texts += [high, low]
+        expects += ["high", "low"]
+        turn += 1
+    return texts, expects
+
+
+__all__ = ["substituted", "substitution_tests"]
