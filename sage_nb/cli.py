@@ -95,6 +95,7 @@ def agent_config(args: argparse.Namespace) -> Any:
         use_evidence=not args.no_evidence,
         computed_hypothesis=args.computed_hypothesis,
         pair_tests=not args.no_pair_tests,
+        generalize=args.generalize,
     )
 
 
@@ -474,6 +475,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no_pair_tests",
         action="store_true",
         help="let the LLM designer test the computed H1 (default: minimal pairs from the mined contexts)",
+    )
+    p.add_argument(
+        "--generalize",
+        action="store_true",
+        help="with the computed H1, open H2 as the class of its tokens, tested on members the exemplars never showed",
     )
     p.add_argument("--record", default=None, metavar="PATH", help="record every LLM call to PATH (for replay:PATH)")
     p.add_argument(

@@ -249,13 +249,16 @@ def test_options_become_the_agent_config():
             "--no_evidence",
             "--computed_hypothesis",
             "--no_pair_tests",
+            "--generalize",
         ]
     )
     config = agent_config(args)
+    assert config.generalize
     assert config.bounds == Bounds(hypotheses=2, rounds_per_hypothesis=3, review_rounds=0, llm_calls=25, tokens=9000)
     assert config.top_k == 5 and not config.use_evidence and config.computed_hypothesis and not config.pair_tests
     defaults = agent_config(build_parser().parse_args(["explain", "--features", "1"]))
     assert defaults == AgentConfig() and defaults.computed_hypothesis is None  # by backend
+    assert not defaults.generalize
     off = agent_config(build_parser().parse_args(["explain", "--features", "1", "--no_computed_hypothesis"]))
     assert off.computed_hypothesis is False
     with pytest.raises(SystemExit):  # one or the other
