@@ -34,6 +34,7 @@ from sage_nb.agent.states import (
     after_analysis,
     close_all_open,
     evidence_verdict,
+    names_accepted_class,
     needs_design,
     over_budget,
     rests_on_accepted,
@@ -434,7 +435,8 @@ class SageLoop:
             self._turn("generalizer", messages, result, decision="no class hypothesis: no new member or non-member")
             return None
         claim = prompts.class_claim(name, seen, members)
-        h = Hypothesis("H2", claim, prompts.CLASS_ANGLE, tokens=[*seen, *members], members=members, outside=outside)
+        h = Hypothesis("H2", claim, prompts.CLASS_ANGLE, tokens=[*seen, *members], members=members, outside=outside,
+                       class_name=name)  # fmt: skip
         decision = (
             f"class '{name}' proposed; to test: members {', '.join(map(repr, members))} (expect high), "
             f"non-members {', '.join(map(repr, outside))} (expect low) in the peaks' place"
@@ -669,18 +671,22 @@ class SageLoop:
         messages = prompts.synthesis_messages(s)
         (result,) = self._call_many("synthesis", [messages])
         evidence = final_evidence(s.hypotheses)
-        accepted = [h.claim for h in s.hypotheses if h.status == "accepted"]
+        accepted = [h.claim for h in sorted(s.hypotheses, key=lambda h: not h.class_name) if h.status == "accepted"]
         written = None
         if result.ok:
             reply = result.parsed
             labels = [undo_prompt_marks(label) for label in reply.labels if undo_prompt_marks(label)]
             written = Explanation(undo_prompt_marks(reply.description), labels, evidence)
-        if written is not None and rests_on_accepted(" ".join([written.description, *labels]), s.hypotheses):
+        said = " ".join([written.description, *labels]) if written is not None else ""
+        if written is not None and rests_on_accepted(said, s.hypotheses) and names_accepted_class(said, s.hypotheses):
             s.explanation = written
             decision = "explanation written"
         elif accepted:
             s.explanation = Explanation("; ".join(accepted), accepted[:3], evidence, source="hypotheses")
-            why = "names nothing the accepted hypotheses name" if written is not None else "failed"
+            why = "failed"
+            if written is not None:
+                why = ("names nothing the accepted hypotheses name" if not rests_on_accepted(said, s.hypotheses)
+                       else "does not name the accepted class")  # fmt: skip
             decision = f"synthesis {why}: the explanation lists the accepted hypotheses"
         else:
             s.stop_reason = f"synthesis failed ({result.error_kind}) and no hypothesis was accepted"

@@ -111,6 +111,7 @@ class Hypothesis:
     #: tokens outside it. While its wording is unrefined it is tested by putting them in the peaks' place.
     members: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
+    class_name: str = ""  # the class a class hypothesis names (e.g. 'degree adverbs')
 
     @property
     def substitutes(self) -> bool:

@@ -109,6 +109,20 @@ def rests_on_accepted(text: str, hypotheses: Sequence[Hypothesis]) -> bool:
     return False
 
 
+def names_accepted_class(text: str, hypotheses: Sequence[Hypothesis]) -> bool:
+    """Whether ``text`` names the class of every accepted class hypothesis (one word of four letters or more of its
+    name, singular or plural): a class that its substitutions supported is the explanation's main claim, and a
+    description that keeps only the seen tokens would drop it. True when no class hypothesis was accepted."""
+    words = re.findall(r"\w+", text.casefold())
+    for h in hypotheses:
+        if h.status != "accepted" or not h.class_name or h.history:
+            continue
+        stems = [w.rstrip("s") for w in re.findall(r"\w+", h.class_name.casefold()) if len(w) >= 4]
+        if stems and not any(word.rstrip("s") == stem for word in words for stem in stems):
+            return False
+    return True
+
+
 def names_class(claim: str, words: set[str]) -> bool:
     """Whether ``words`` (of a description) name a token class the computed ``claim`` names (e.g. "digits" for a
     claim whose peak token is usually a digit)."""

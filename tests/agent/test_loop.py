@@ -629,3 +629,20 @@ def test_with_two_slots_the_class_takes_the_second_and_no_explainer_call_is_made
     state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
     assert [h.id for h in state.hypotheses] == ["H1", "H2"] and state.hypotheses[1].members == unseen[:2]
     assert "explainer" not in llm.calls and llm.calls.count("generalizer") == 1
+
+
+def test_a_synthesis_that_drops_an_accepted_class_is_replaced_by_the_accepted_claims(planted, weekday):
+    _, fd = weekday
+    seen = computed_candidate(fd)[2]
+    unseen = [d for d in DAYS if d not in seen]
+    narrow = {"description": f"Fires on '{seen[0]}' and '{seen[-1]}'.", "labels": [seen[0], seen[-1]]}
+    policy = with_role(generalizing(unseen[:3], ["noon", "table"]), "synthesis", narrow)
+    state, _ = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
+    h1, h2 = state.hypotheses
+    assert h2.status == "accepted" and h2.class_name == "weekday names"
+    assert state.explanation.source == "hypotheses" and state.explanation.description.startswith(h2.claim)
+    assert "does not name the accepted class" in state.turns[-1].decision
+    kept = with_role(generalizing(unseen[:3], ["noon", "table"]), "synthesis",
+                     {"description": "Fires on weekday names such as Monday.", "labels": ["weekday"]})  # fmt: skip
+    state, _ = run(planted, weekday, kept, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
+    assert state.explanation.source == "synthesis"  # 'weekday' names the class
