@@ -121,6 +121,25 @@ def planted_recovery(
     return pd.DataFrame(rows)
 
 
+def per_feature(report, runs, candidates, peaks) -> pd.DataFrame:
+    """One row per real feature: its peak tokens, each explainer's scores, SAGE's class verdict (when the class
+    step ran) and both explanations, for reading the failures."""
+    scores = report.frame().pivot_table(index="feature", columns=["metric", "explainer"], values="value")
+    scores.columns = [f"{metric}_{explainer}" for metric, explainer in scores.columns]
+    text = {(c.explainer, c.feature): c.description for c in candidates}
+    rows = []
+    for state in runs:
+        f = state.feature
+        klass = next((h for h in state.hypotheses if h.class_name), None)
+        row = {"feature": f, "peaks": ", ".join(map(repr, peaks[f]))}
+        row.update(scores.loc[f].round(3).to_dict() if f in scores.index else {})
+        row["class"] = f"{klass.class_name}: {klass.status}" if klass else ""
+        row["sage"] = text.get(("sage", f), "")
+        row["baseline"] = text.get(("baseline", f), "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _means(report):
     return report.table().set_index(["metric", "explainer"])["mean"]
 
@@ -241,6 +260,9 @@ def main() -> None:
         print(f"{name}: names a top peak token for {sum(hits)}/{len(hits)} real features")
     tokens = [s.tokens for s in runs]
     print(f"sage tokens per feature: mean {sum(tokens) / len(tokens):.0f}")
+    table = per_feature(report, runs, sage + list(baseline), peaks)
+    print(table.to_string(index=False))
+    table.to_csv(out / f"per_feature{arm}.csv", index=False)
 
     if args.skip_planted:  # e.g. run by `ablations.py evidence` into the same --out; a later run reads them
         partial = {"features": features, "llm": args.llm, "gen_ratio": _ratio(report), "pearson_delta": _delta(report),
