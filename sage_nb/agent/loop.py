@@ -429,7 +429,10 @@ class SageLoop:
         reply = result.parsed
         have = {t.casefold() for t in seen}
         members = _new_words(reply.members, have)
-        outside = _new_words(reply.outside, have | {m.casefold() for m in members})
+        shared = set.intersection(*(_shape(t) for t in seen))  # e.g. every seen token is a digit
+        outside = [
+            t for t in _new_words(reply.outside, have | {m.casefold() for m in members}) if not shared & _shape(t)
+        ]
         name = " ".join(unvisible(reply.name).split())
         if not members or not outside or not any(c.isalnum() for c in name):
             self._turn("generalizer", messages, result, decision="no class hypothesis: no new member or non-member")
@@ -693,6 +696,13 @@ class SageLoop:
             decision = s.stop_reason
         self._turn("synthesis", messages, result, decision=decision)
         s.phase = "done"
+
+
+def _shape(token: str) -> set[str]:
+    """The shape classes of ``token`` that decide membership by themselves: 'digit', 'punctuation'."""
+    body = token.strip()
+    out = {"digit"} if body.isdigit() else set()
+    return out | ({"punctuation"} if body and not any(c.isalnum() for c in body) else set())
 
 
 def _new_words(words: Sequence[str], have: set[str]) -> list[str]:

@@ -344,7 +344,8 @@ def generalizer_messages(state: RunState, tokens: Sequence[str]) -> list[dict[st
     named = ", ".join(_quote(t) for t in tokens)
     user = (
         f"{_evidence(state)}Top-activating texts:\n{state.exemplar_text}\n\nThe feature peaks on {named}. Name "
-        "their class, its other members and tokens outside it."
+        f"their class. Members: other tokens of that class, none of {named}. Outside: tokens of another kind that "
+        "could stand in the same place."
     )
     return [_system("generalizer"), {"role": "user", "content": user}]
 

@@ -646,3 +646,18 @@ def test_a_synthesis_that_drops_an_accepted_class_is_replaced_by_the_accepted_cl
                      {"description": "Fires on weekday names such as Monday.", "labels": ["weekday"]})  # fmt: skip
     state, _ = run(planted, weekday, kept, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
     assert state.explanation.source == "synthesis"  # 'weekday' names the class
+
+
+def test_a_non_member_that_shares_the_seen_tokens_shape_is_dropped(planted):
+    """Every seen token is a digit: a digit proposed as outside the class is a member, not a control."""
+    index, fd = planted_feature_data(planted, "digit", ["In 1999 we paid 45 dollars for 3 books.", *CORPUS_DIGITS])
+    seen = computed_candidate(fd)[2]
+    assert seen and all(t.strip().isdigit() for t in seen)
+    members = [d for d in "0123456789" if d not in seen][:2]
+    policy = with_role(computed_aware, "generalizer", {"name": "digits", "members": members,
+                                                        "outside": ["2", "apple", "table"]})  # fmt: skip
+    loop = SageLoop(planted, fd, ScriptedLLM(policy), AgentConfig(Bounds(hypotheses=2), computed_hypothesis=True,
+                                                                  generalize=True))  # fmt: skip
+    state = loop.run()
+    h2 = state.hypotheses[1]
+    assert h2.class_name == "digits" and h2.outside == ["apple", "table"]
