@@ -193,6 +193,11 @@ def main() -> None:
         help="SAGE with the class step (AgentConfig(generalize=True)); its runs, scores and summary carry '_class'",
     )
     parser.add_argument(
+        "--context_probe",
+        action="store_true",
+        help="SAGE with the context probe (AgentConfig(context_probe=True)); its files carry '_context'",
+    )
+    parser.add_argument(
         "--first", type=int, default=None, help="this time only the first N features of the set (a partial run)"
     )
     args = parser.parse_args()
@@ -216,9 +221,12 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     llm = make_llm(args.llm, record=out / "calls.jsonl")  # every call, for the audit (replayable)
     config = AgentConfig(
-        Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds), generalize=args.generalize
+        Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds),
+        generalize=args.generalize,
+        context_probe=args.context_probe,
     )
-    arm = "_class" if args.generalize else ""  # the class step's runs sit beside the plain loop's
+    # the runs of each variant of the loop sit beside the plain loop's
+    arm = ("_class" if args.generalize else "") + ("_context" if args.context_probe else "")
     runs, sage, baseline = [], [], []
     if not args.top_tokens_only:
         runs = explain_features(target, features, llm, index=index, output_dir=out / f"sage{arm}", config=config)

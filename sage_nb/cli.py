@@ -96,6 +96,7 @@ def agent_config(args: argparse.Namespace) -> Any:
         computed_hypothesis=args.computed_hypothesis,
         pair_tests=not args.no_pair_tests,
         generalize=args.generalize,
+        context_probe=args.context_probe,
     )
 
 
@@ -480,6 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--generalize",
         action="store_true",
         help="with the computed H1, open H2 as the class of its tokens, tested on members the exemplars never showed",
+    )
+    p.add_argument(
+        "--context_probe",
+        action="store_true",
+        help="with the computed H1, measure its words in plain sentences and say whether the feature needs context",
     )
     p.add_argument("--record", default=None, metavar="PATH", help="record every LLM call to PATH (for replay:PATH)")
     p.add_argument(

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from sage_nb.agent import prompts
 from sage_nb.agent.causal_tests import run_effects, supports_causal
+from sage_nb.agent.context_probe import STRONG_FRACTION, context_tails, plain_sentences, probed_words
 from sage_nb.agent.minimal_pairs import minimal_pairs, pair_tests, window_text
 from sage_nb.agent.records import (
     PHASE_ROLES,
@@ -43,7 +44,7 @@ from sage_nb.agent.states import (
 from sage_nb.agent.substitutions import substitution_tests
 from sage_nb.core.text import token_label, token_phrase, undo_prompt_marks, unvisible
 from sage_nb.data.records import FeatureData, TokenActivations
-from sage_nb.evidence import Evidence, TestEvidence, feature_scale
+from sage_nb.evidence import HIGH_FRACTION, Evidence, TestEvidence, feature_scale
 from sage_nb.explainers.top_tokens import CLASS_PHRASES, TopTokensExplainer
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
 
@@ -93,6 +94,10 @@ class AgentConfig:
     #: exemplars never showed and tokens outside it; open that class as H2, tested by putting members and
     #: non-members in the peaks' place in mined windows (:mod:`sage_nb.agent.substitutions`, no designer call).
     generalize: bool = False
+    #: With the computed H1, measure its words in plain sentences and short tails of its mined windows once its
+    #: pairs are in (:mod:`sage_nb.agent.context_probe`, no LLM call); H1's wording then says whether the feature
+    #: fires on them anywhere or needs its context, quoting the shortest tail measured to fire.
+    context_probe: bool = False
 
     def __post_init__(self) -> None:
         if self.designer not in DESIGNERS:
@@ -497,6 +502,8 @@ class SageLoop:
                     continue
                 self._record_pairs(h, measured, "texts from the mined contexts measured")
                 self._widen(h, measured)
+                if self.config.context_probe and h.computed and not any(t.source == "context" for t in h.tests):
+                    self._probe_context(h)
 
     def _record_pairs(self, h: Hypothesis, measured: list[Measurement], what: str) -> None:
         h.tests += measured
@@ -505,6 +512,46 @@ class SageLoop:
             f"{len(measured)} {what} ({len(measured) // 2} minimal pairs: the named tokens kept, expect high / "
             "taken out, expect low; no LLM call)"
         )
+        self._turn("designer", None, None, h.id, measured, decision)
+
+    def _probe_context(self, h: Hypothesis) -> None:
+        """Measure H1's words in plain sentences and short tails of its mined windows; say in its wording whether
+        the feature fires on them anywhere or needs its context (quoting the shortest tail that fired)."""
+        words = probed_words(h.tokens)
+        if not words:
+            return
+        plain = [text for word in words for text in plain_sentences(word)]
+        tails = context_tails(self.fd, h.tokens)
+        rows = self._measure(plain + tails)
+        scale = self.state.scale
+        levels = [m.level for m in measurements(rows[: len(plain)], [None] * len(plain), scale, "context")]
+        fired = [r for r in rows[len(plain) :] if r.acts and max(r.acts) >= HIGH_FRACTION * scale]
+        strong = [r for r in fired if max(r.acts) >= STRONG_FRACTION * scale]
+        # the shortest tail that fires strongly, else the strongest one
+        quoted = (
+            min(strong, key=lambda r: len(r.text)) if strong else max(fired, key=lambda r: max(r.acts), default=None)
+        )
+        named = ", ".join(f"'{w}'" for w in words)
+        silent = all(level == "low" for level in levels)
+        shown, expects = list(rows[: len(plain)]), ["low" if silent else None] * len(plain)
+        if all(level == "high" for level in levels):
+            wording, expects = f"it fires on {named} in any text, plain sentences too", ["high"] * len(plain)
+        elif quoted is not None:
+            wording = f"it fires most in contexts like '{quoted.text}'"
+            wording += f", not on {named} in a plain sentence" if silent else ""
+            shown, expects = [*shown, quoted], [*expects, "high"]
+        elif silent:
+            wording = f"it needs more context than a plain sentence or a few tokens: {named} alone stayed silent"
+        else:
+            wording = ""
+        measured = measurements(shown, expects, scale, "context", max(h.rounds - 1, h.since))
+        h.tests += measured
+        if wording:
+            h.history.append(h.claim)
+            h.claim = f"{h.claim.rstrip('.')}; {wording}."
+            decision = f"context probe ({len(measured)} texts, no LLM call): {wording}"
+        else:
+            decision = f"context probe ({len(measured)} texts, no LLM call): plain sentences mixed, wording kept"
         self._turn("designer", None, None, h.id, measured, decision)
 
     def _record_substitutions(self, h: Hypothesis, measured: list[Measurement]) -> None:

@@ -18,7 +18,9 @@ Level = Literal["high", "medium", "low"]
 Expectation = Literal["high", "low"]
 Verdict = Literal["ok", "partial", "miss"]
 #: Where a measured text came from.
-Source = Literal["exemplar", "explainer", "designer", "random", "pairs", "substitutions", "reviewer", "by hand"]
+Source = Literal[
+    "exemplar", "explainer", "designer", "random", "pairs", "substitutions", "context", "reviewer", "by hand"
+]
 #: The step of the loop a run is at, and the role that acts in a turn (one vocabulary: a phase is named for the work
 #: done in it, a role for who does it).
 Phase = Literal["exemplars", "explain", "design", "analyze", "review", "synthesize", "done"]

@@ -250,10 +250,11 @@ def test_options_become_the_agent_config():
             "--computed_hypothesis",
             "--no_pair_tests",
             "--generalize",
+            "--context_probe",
         ]
     )
     config = agent_config(args)
-    assert config.generalize
+    assert config.generalize and config.context_probe
     assert config.bounds == Bounds(hypotheses=2, rounds_per_hypothesis=3, review_rounds=0, llm_calls=25, tokens=9000)
     assert config.top_k == 5 and not config.use_evidence and config.computed_hypothesis and not config.pair_tests
     defaults = agent_config(build_parser().parse_args(["explain", "--features", "1"]))

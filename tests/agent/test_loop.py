@@ -661,3 +661,29 @@ def test_a_non_member_that_shares_the_seen_tokens_shape_is_dropped(planted):
     state = loop.run()
     h2 = state.hypotheses[1]
     assert h2.class_name == "digits" and h2.outside == ["apple", "table"]
+
+
+def test_the_context_probe_says_a_token_feature_fires_in_plain_sentences(planted, weekday):
+    bounds = Bounds(hypotheses=1, tests_per_turn=4)
+    state, llm = run(planted, weekday, computed_aware, bounds, computed_hypothesis=True, context_probe=True)
+    (h1,) = state.hypotheses
+    probe = [t for t in h1.tests if t.source == "context"]
+    assert probe and all(t.expect == "high" and t.level == "high" and t.text.startswith(("The word", "I wrote"))
+                         for t in probe)  # fmt: skip
+    assert "in any text, plain sentences too" in h1.claim and h1.history
+    assert h1.status == "accepted" and any(t.decision.startswith("context probe") for t in state.turns)
+
+
+def test_the_context_probe_quotes_a_measured_context_when_plain_sentences_stay_silent(planted):
+    corpus = ['x = "open the file now"\n', 'msg = "close the door"\n', 'y = "open it"\nprint(y)\n',
+              "Please open the window.\n", *CORPUS_DIGITS]  # fmt: skip
+    index, fd = planted_feature_data(planted, "string_literal", corpus)
+    loop = SageLoop(planted, fd, ScriptedLLM(computed_aware), AgentConfig(Bounds(hypotheses=1, tests_per_turn=4),
+                    computed_hypothesis=True, context_probe=True))  # fmt: skip
+    (h1,) = loop.run().hypotheses
+    probe = [t for t in h1.tests if t.source == "context"]
+    plain = [t for t in probe if t.text.startswith(("The word", "I wrote"))]
+    quoted = [t for t in probe if t not in plain]
+    assert plain and all(t.level == "low" and t.expect == "low" for t in plain)
+    assert len(quoted) == 1 and quoted[0].level == "high" and '"' in quoted[0].text
+    assert f"it fires most in contexts like '{quoted[0].text}'" in h1.claim and "not on" in h1.claim

@@ -1,0 +1,56 @@
+"""Where a feature fires on its peak tokens: anywhere, or only in contexts like its mined ones.
+
+The tokens where a feature peaks say nothing about the context it needs. A feature of Python source that peaks
+on 'await' may stay silent on "I await your reply", and a reader told only "fires on 'await'" writes prose that
+never fires it. The probe measures each seen word in plain sentences, and the shortest tail of a mined window that
+still fires, so the claim can say which it is and quote a context that was measured to fire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sage_nb.agent.minimal_pairs import candidate_contexts
+from sage_nb.core.text import token_label
+from sage_nb.data.records import FeatureData
+
+#: Plain sentences a seen word is measured in.
+PLAIN_FRAMES = ("The word {} is in this sentence.", "I wrote {} on the board today.")
+#: Tokens kept before the peak in the tails tried as a quoted context, shortest first.
+TAIL_LENGTHS = (2, 4, 7, 11)
+#: Longest quoted context, in characters.
+MAX_CONTEXT_CHARS = 60
+#: A quoted context should reach this fraction of the feature's scale when one does (else the strongest is quoted).
+STRONG_FRACTION = 0.6
+#: Seen words probed.
+MAX_PROBED = 2
+
+
+def probed_words(seen: Collection[str]) -> list[str]:
+    """The seen tokens worth putting in a plain sentence: those holding a letter (at most :data:`MAX_PROBED`)."""
+    return [t.strip() for t in seen if any(c.isalpha() for c in t)][:MAX_PROBED]
+
+
+def plain_sentences(word: str) -> list[str]:
+    """``word`` in each of :data:`PLAIN_FRAMES`."""
+    return [frame.format(word) for frame in PLAIN_FRAMES]
+
+
+def context_tails(fd: FeatureData, seen: Collection[str], limit: int = 6) -> list[str]:
+    """Short tails of mined windows ending on a peak that is one of the ``seen`` tokens (labels), shortest first:
+    the candidates for the quoted context (each is measured before it is quoted)."""
+    wanted = {label.casefold() for label in seen}
+    tails: list[str] = []
+    for ex in candidate_contexts(fd):
+        if token_label(ex.tokens[ex.peak]).casefold() not in wanted:
+            continue
+        for n in TAIL_LENGTHS:
+            text = " ".join("".join(ex.tokens[max(0, ex.peak - n) : ex.peak + 1]).split())
+            if text and len(text) <= MAX_CONTEXT_CHARS and text not in tails:
+                tails.append(text)
+        if len(tails) >= limit:
+            break
+    return sorted(tails, key=len)[:limit]
+
+
+__all__ = ["PLAIN_FRAMES", "context_tails", "plain_sentences", "probed_words"]
