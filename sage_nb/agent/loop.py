@@ -42,7 +42,7 @@ from sage_nb.agent.states import (
     settle,
 )
 from sage_nb.agent.substitutions import substitution_tests
-from sage_nb.core.text import token_label, token_phrase, undo_prompt_marks, unvisible
+from sage_nb.core.text import names_token, token_label, token_phrase, undo_prompt_marks, unvisible
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import HIGH_FRACTION, Evidence, TestEvidence, feature_scale
 from sage_nb.explainers.top_tokens import CLASS_PHRASES, TopTokensExplainer
@@ -422,25 +422,24 @@ class SageLoop:
         s.phase = "design"
 
     def _generalize(self, seen: list[str]) -> Hypothesis | None:
-        """One generalizer call: the class of the computed H1's tokens ``seen`` as a hypothesis (numbered by the
-        caller), or None when the call fails or names no new member and non-member."""
+        """The generalizer's class of the computed H1's tokens ``seen`` as a hypothesis (numbered by the caller), or
+        None when its call fails or names no new member and non-member twice (the second call is sampled)."""
         if self.bounds.hypotheses < 2 or not seen:
             return None
         messages = prompts.generalizer_messages(self.state, seen)
-        (result,) = self._call_many("generalizer", [messages])
-        if not result.ok:
-            self._turn("generalizer", messages, result, decision="no class hypothesis: the generalizer failed")
-            return None
-        reply = result.parsed
-        have = {t.casefold() for t in seen}
-        members = _new_words(reply.members, have)
-        shared = set.intersection(*(_shape(t) for t in seen))  # e.g. every seen token is a digit
-        outside = [
-            t for t in _new_words(reply.outside, have | {m.casefold() for m in members}) if not shared & _shape(t)
-        ]
-        name = " ".join(unvisible(reply.name).split())
-        if not members or not outside or not any(c.isalnum() for c in name):
-            self._turn("generalizer", messages, result, decision="no class hypothesis: no new member or non-member")
+        for attempt in range(2):
+            (result,) = self._call_many("generalizer", [messages], sampled=attempt > 0)
+            if not result.ok:
+                self._turn("generalizer", messages, result, decision="no class hypothesis: the generalizer failed")
+                return None
+            name, members, outside = _class_of(result.parsed, seen)
+            if members and outside and any(c.isalnum() for c in name):
+                break
+            again = "; asking once more (sampled)" if attempt == 0 else ""
+            self._turn(
+                "generalizer", messages, result, decision=f"no class hypothesis: no new member or non-member{again}"
+            )
+        else:
             return None
         claim = prompts.class_claim(name, seen, members)
         h = Hypothesis("H2", claim, prompts.CLASS_ANGLE, tokens=[*seen, *members], members=members, outside=outside,
@@ -591,23 +590,28 @@ class SageLoop:
         results = self._call_many("designer", conversations)
         plans: list[TestPlan] = []
         copied: list[int] = []
+        contradicted: list[int] = []
         for h, result in zip(hyps, results, strict=True):
-            texts, expects, copies = [], [], 0
+            texts, expects, copies, wrong = [], [], 0, 0
+            named = [t.strip() for t in h.tokens if len(t.strip()) >= 2]
             if result.ok:
                 seen = {t.text for t in h.tests}
                 for test in result.parsed.tests:
                     text = unvisible(test.text).strip()
                     if text and prompts.copies_designer_example(text):
                         copies += 1  # it would test the prompt's example, not this hypothesis
+                    elif text and test.expect == "low" and names_token(text, named):
+                        wrong += 1  # a control must leave out what the claim names: its expectation contradicts it
                     elif text and text not in seen and len(texts) < b.tests_per_turn:
                         seen.add(text)
                         texts.append(text)
                         expects.append(test.expect)
             plans.append(TestPlan(h, texts, expects))
             copied.append(copies)
+            contradicted.append(wrong)
         measured_plans = self._measure_plans(plans, "designer")
-        for (h, _, _), measured, result, messages, copies in zip(
-            plans, measured_plans, results, conversations, copied, strict=True
+        for (h, _, _), measured, result, messages, copies, wrong in zip(
+            plans, measured_plans, results, conversations, copied, contradicted, strict=True
         ):
             effects = self._effects(h, result) if causal and result.ok else []
             h.tests += measured
@@ -616,6 +620,8 @@ class SageLoop:
             decision = f"{len(measured)} texts measured" if result.ok else "no valid tests: the round is used up"
             if copies:
                 decision += f", {copies} copied from the prompt's example dropped"
+            if wrong:
+                decision += f", {wrong} expected low though they hold a named token dropped"
             if effects:
                 decision += f", {len(effects)} steer tests run"
             turn = self._turn("designer", messages, result, h.id, measured, decision)
@@ -743,6 +749,17 @@ class SageLoop:
             decision = s.stop_reason
         self._turn("synthesis", messages, result, decision=decision)
         s.phase = "done"
+
+
+def _class_of(reply: Any, seen: Sequence[str]) -> tuple[str, list[str], list[str]]:
+    """(class name, new members, non-members) of a generalizer reply: members that are seen tokens are dropped, and
+    so are non-members of the seen tokens' own shape (a digit is no control for digits)."""
+    have = {t.casefold() for t in seen}
+    members = _new_words(reply.new_members, have)
+    shared = set.intersection(*(_shape(t) for t in seen))  # e.g. every seen token is a digit
+    taken = have | {m.casefold() for m in members}
+    outside = [t for t in _new_words(reply.non_members, taken) if not shared & _shape(t)]
+    return " ".join(unvisible(reply.class_name).split()), members, outside
 
 
 def _shape(token: str) -> set[str]:

@@ -55,9 +55,9 @@ Word = Annotated[str, Field(min_length=1, max_length=20)]
 class GeneralizerReply(BaseModel):
     """The class the peak tokens belong to, members the exemplars never showed, and non-members."""
 
-    name: Annotated[str, Field(min_length=3, max_length=50)]
-    members: list[Word] = Field(min_length=2, max_length=MAX_LIST)
-    outside: list[Word] = Field(min_length=2, max_length=MAX_LIST)
+    class_name: Annotated[str, Field(min_length=3, max_length=50)]
+    new_members: list[Word] = Field(min_length=2, max_length=MAX_LIST)
+    non_members: list[Word] = Field(min_length=2, max_length=MAX_LIST)
 
 
 class DesignedTest(BaseModel):
@@ -239,9 +239,10 @@ SYSTEM: dict[str, str] = {
         "members of that class that are not among the given tokens, and tokens that could stand in the same place "
         "but are not members. Single words or symbols only; each list must be new tokens. "
         f"{DATA_RULE}\n"
-        f"Example: tokens {', '.join(repr(t) for t in GENERALIZER_EXAMPLE[0])} -> class '{GENERALIZER_EXAMPLE[1]}', "
-        f"members {', '.join(repr(t) for t in GENERALIZER_EXAMPLE[2])}, "
-        f"outside {', '.join(repr(t) for t in GENERALIZER_EXAMPLE[3])}."
+        f"Example: tokens {', '.join(repr(t) for t in GENERALIZER_EXAMPLE[0])} -> class_name "
+        f"'{GENERALIZER_EXAMPLE[1]}', new_members {', '.join(repr(t) for t in GENERALIZER_EXAMPLE[2])} (never "
+        f"{' or '.join(repr(t) for t in GENERALIZER_EXAMPLE[0])}), "
+        f"non_members {', '.join(repr(t) for t in GENERALIZER_EXAMPLE[3])}."
     ),
     "synthesis": (
         "You write the final explanation of a feature from hypotheses that were tested on measured activations. "
@@ -344,8 +345,8 @@ def generalizer_messages(state: RunState, tokens: Sequence[str]) -> list[dict[st
     named = ", ".join(_quote(t) for t in tokens)
     user = (
         f"{_evidence(state)}Top-activating texts:\n{state.exemplar_text}\n\nThe feature peaks on {named}. Name "
-        f"their class. Members: other tokens of that class, none of {named}. Outside: tokens of another kind that "
-        "could stand in the same place."
+        f"their class. new_members: other tokens of that class, none of {named}. non_members: tokens of another "
+        "kind that could stand in the same place."
     )
     return [_system("generalizer"), {"role": "user", "content": user}]
 

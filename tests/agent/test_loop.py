@@ -568,7 +568,9 @@ DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sun
 
 def generalizing(members, outside, name="weekday names"):
     """:func:`computed_aware`, whose generalizer names a class with ``members`` and non-members ``outside``."""
-    return with_role(computed_aware, "generalizer", {"name": name, "members": members, "outside": outside})
+    return with_role(
+        computed_aware, "generalizer", {"class_name": name, "new_members": members, "non_members": outside}
+    )
 
 
 def test_the_class_of_the_peak_tokens_is_tested_on_members_the_exemplars_never_showed(planted, weekday):
@@ -617,7 +619,8 @@ def test_a_generalizer_without_new_members_opens_no_class_and_is_off_by_default(
     policy = generalizing(list(seen), ["noon", "table"])
     state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
     assert not any(h.members for h in state.hypotheses)
-    assert "no new member" in state.turns[1].decision
+    assert "no new member" in state.turns[1].decision and "once more" in state.turns[1].decision
+    assert llm.calls.count("generalizer") == 2 and "no new member" in state.turns[2].decision
     state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True)
     assert "generalizer" not in llm.calls
 
@@ -654,8 +657,8 @@ def test_a_non_member_that_shares_the_seen_tokens_shape_is_dropped(planted):
     seen = computed_candidate(fd)[2]
     assert seen and all(t.strip().isdigit() for t in seen)
     members = [d for d in "0123456789" if d not in seen][:2]
-    policy = with_role(computed_aware, "generalizer", {"name": "digits", "members": members,
-                                                        "outside": ["2", "apple", "table"]})  # fmt: skip
+    policy = with_role(computed_aware, "generalizer", {"class_name": "digits", "new_members": members,
+                                                        "non_members": ["2", "apple", "table"]})  # fmt: skip
     loop = SageLoop(planted, fd, ScriptedLLM(policy), AgentConfig(Bounds(hypotheses=2), computed_hypothesis=True,
                                                                   generalize=True))  # fmt: skip
     state = loop.run()
@@ -687,3 +690,20 @@ def test_the_context_probe_quotes_a_measured_context_when_plain_sentences_stay_s
     assert plain and all(t.level == "low" and t.expect == "low" for t in plain)
     assert len(quoted) == 1 and quoted[0].level == "high" and '"' in quoted[0].text
     assert f"it fires most in contexts like '{quoted[0].text}'" in h1.claim and "not on" in h1.claim
+
+
+def test_a_designer_control_that_holds_a_named_token_is_dropped_before_measuring(planted, weekday):
+    """The 1.5B designer wrote 'The cat slept on Monday.' expecting low for a weekday claim, and the measured 8.0
+    refuted a true claim. A control must leave out what the claim names, so such a test is dropped."""
+    written = [
+        {"text": "The cat slept on Monday.", "expect": "low"},
+        {"text": "We met at noon by the river.", "expect": "low"},
+        {"text": "Tuesday was cold and wet.", "expect": "high"},
+    ]
+    bounds = Bounds(hypotheses=2, tests_per_turn=4, rounds_per_hypothesis=1)
+    state, _ = run(planted, weekday, with_role(truthful, "designer", {"tests": written}), bounds)
+    h1 = state.hypothesis("H1")
+    assert h1.tokens == ["Monday", "Friday"] and "Monday" not in " ".join(t.text for t in h1.tests)
+    turn = next(t for t in state.turns if t.role == "designer" and t.hypothesis == "H1")
+    assert "1 expected low though they hold a named token dropped" in turn.decision
+    assert h1.status == "accepted"
