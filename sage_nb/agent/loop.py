@@ -36,6 +36,7 @@ from sage_nb.agent.states import (
     close_all_open,
     evidence_verdict,
     names_accepted_class,
+    names_refuted_members,
     needs_design,
     over_budget,
     rests_on_accepted,
@@ -734,7 +735,9 @@ class SageLoop:
             labels = [undo_prompt_marks(label) for label in reply.labels if undo_prompt_marks(label)]
             written = Explanation(undo_prompt_marks(reply.description), labels, evidence)
         said = " ".join([written.description, *labels]) if written is not None else ""
-        if written is not None and rests_on_accepted(said, s.hypotheses) and names_accepted_class(said, s.hypotheses):
+        refuted = names_refuted_members(said, s.hypotheses)
+        faithful = rests_on_accepted(said, s.hypotheses) and names_accepted_class(said, s.hypotheses) and not refuted
+        if written is not None and faithful:
             s.explanation = written
             decision = "explanation written"
         elif accepted:
@@ -742,7 +745,8 @@ class SageLoop:
             why = "failed"
             if written is not None:
                 why = ("names nothing the accepted hypotheses name" if not rests_on_accepted(said, s.hypotheses)
-                       else "does not name the accepted class")  # fmt: skip
+                       else "does not name the accepted class" if not names_accepted_class(said, s.hypotheses)
+                       else f"names members its tests refuted ({', '.join(map(repr, refuted))})")  # fmt: skip
             decision = f"synthesis {why}: the explanation lists the accepted hypotheses"
         else:
             s.stop_reason = f"synthesis failed ({result.error_kind}) and no hypothesis was accepted"

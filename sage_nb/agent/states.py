@@ -123,6 +123,18 @@ def names_accepted_class(text: str, hypotheses: Sequence[Hypothesis]) -> bool:
     return True
 
 
+def names_refuted_members(text: str, hypotheses: Sequence[Hypothesis]) -> list[str]:
+    """The members of refuted class hypotheses that ``text`` names (whole, two characters or more) although no
+    accepted hypothesis names them: the substitutions measured that the feature does not fire on them."""
+    backed = {t.strip().casefold() for h in hypotheses if h.status == "accepted" for t in h.tokens}
+    out = []
+    for h in hypotheses:
+        if h.status == "refuted" and h.members:
+            out += [m for m in h.members if m.strip().casefold() not in backed and len(m.strip()) >= 2
+                    and names_token(text, [m])]  # fmt: skip
+    return out
+
+
 def names_class(claim: str, words: set[str]) -> bool:
     """Whether ``words`` (of a description) name a token class the computed ``claim`` names (e.g. "digits" for a
     claim whose peak token is usually a digit)."""

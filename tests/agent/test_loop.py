@@ -707,3 +707,19 @@ def test_a_designer_control_that_holds_a_named_token_is_dropped_before_measuring
     turn = next(t for t in state.turns if t.role == "designer" and t.hypothesis == "H1")
     assert "1 expected low though they hold a named token dropped" in turn.decision
     assert h1.status == "accepted"
+
+
+def test_a_synthesis_that_names_refuted_members_is_replaced_by_the_accepted_claims(planted, weekday):
+    """On the planted closing-bracket feature the 1.5B synthesis copied a refuted class ("also on '(', '['"): a
+    description may not name members whose substitutions did not fire."""
+    _, fd = weekday
+    seen = computed_candidate(fd)[2]
+    months = ["January", "March", "July"]
+    said = f"Fires on '{seen[0]}' and '{seen[-1]}', and on months like January and March."
+    wrong = {"description": said, "labels": ["dates"]}
+    policy = with_role(generalizing(months, ["noon", "table"], name="month names"), "synthesis", wrong)
+    state, _ = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
+    h1, h2 = state.hypotheses
+    assert h1.status == "accepted" and h2.status == "refuted"
+    assert state.explanation.source == "hypotheses" and "January" not in state.explanation.description
+    assert "names members its tests refuted ('January', 'March')" in state.turns[-1].decision
