@@ -42,7 +42,7 @@ from sage_nb.agent.states import (
     rests_on_accepted,
     settle,
 )
-from sage_nb.agent.substitutions import substitution_tests
+from sage_nb.agent.substitutions import peak_words, substitution_tests
 from sage_nb.core.text import names_token, token_label, token_phrase, undo_prompt_marks, unvisible
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import HIGH_FRACTION, Evidence, TestEvidence, feature_scale
@@ -424,33 +424,67 @@ class SageLoop:
 
     def _generalize(self, seen: list[str]) -> Hypothesis | None:
         """The generalizer's class of the computed H1's tokens ``seen`` as a hypothesis (numbered by the caller), or
-        None when its call fails or names no new member and non-member twice (the second call is sampled)."""
+        None when its call fails or it names no class with a new member and a non-member (see :meth:`_ask_class`)."""
         if self.bounds.hypotheses < 2 or not seen:
             return None
-        messages = prompts.generalizer_messages(self.state, seen)
+        messages = prompts.generalizer_messages(self.state, seen, peak_words(self.fd, seen))
+        found = self._ask_class(messages, seen, set())
+        return None if found is None else self._class_hypothesis("H2", seen, *found)
+
+    def _ask_class(
+        self, messages: list[dict[str, str]], seen: list[str], tried: set[str]
+    ) -> tuple[str, list[str], list[str]] | None:
+        """(class name, new members, non-members) from the generalizer, or None. Members that are ``seen`` tokens or
+        were ``tried`` (case-folded) are dropped; when none is left, a second call asks for members of the class it
+        named, showing only the name so that the seen tokens cannot be copied back (a sampled retry of the same
+        request when it named no class)."""
+        first = ""
         for attempt in range(2):
-            (result,) = self._call_many("generalizer", [messages], sampled=attempt > 0)
+            (result,) = self._call_many("generalizer", [messages], sampled=attempt > 0 and not first)
             if not result.ok:
                 self._turn("generalizer", messages, result, decision="no class hypothesis: the generalizer failed")
                 return None
             name, members, outside = _class_of(result.parsed, seen)
+            members = [m for m in members if m.casefold() not in tried]
+            name = first or name  # a members call keeps the class it was asked about
             if members and outside and any(c.isalnum() for c in name):
-                break
-            again = "; asking once more (sampled)" if attempt == 0 else ""
+                decision = (
+                    f"class '{name}' proposed; to test: members {', '.join(map(repr, members))} (expect high), "
+                    f"non-members {', '.join(map(repr, outside))} (expect low) in the peaks' place"
+                )
+                self._turn("generalizer", messages, result, decision=decision)
+                return name, members, outside
+            again = ""
+            if attempt == 0 and any(c.isalnum() for c in name):
+                first, again = name, f"; asking for members of '{name}' alone"
+            elif attempt == 0:
+                again = "; asking once more (sampled)"
             self._turn(
                 "generalizer", messages, result, decision=f"no class hypothesis: no new member or non-member{again}"
             )
-        else:
-            return None
+            if first:
+                messages = prompts.class_members_messages(first)
+        return None
+
+    def _class_hypothesis(
+        self, hid: str, seen: list[str], name: str, members: list[str], outside: list[str]
+    ) -> Hypothesis:
         claim = prompts.class_claim(name, seen, members)
-        h = Hypothesis("H2", claim, prompts.CLASS_ANGLE, tokens=[*seen, *members], members=members, outside=outside,
-                       class_name=name)  # fmt: skip
-        decision = (
-            f"class '{name}' proposed; to test: members {', '.join(map(repr, members))} (expect high), "
-            f"non-members {', '.join(map(repr, outside))} (expect low) in the peaks' place"
-        )
-        self._turn("generalizer", messages, result, decision=decision)
-        return h
+        return Hypothesis(hid, claim, prompts.CLASS_ANGLE, tokens=[*seen, *members], members=members, outside=outside,
+                          class_name=name)  # fmt: skip
+
+    def _reclass(self, h: Hypothesis) -> None:
+        """After the class hypothesis ``h`` was refuted by its substitutions, ask once per run for a narrower class
+        (told which members fired and which stayed silent) and open it as a new hypothesis, tested the same way."""
+        s = self.state
+        if sum(bool(x.class_name) for x in s.hypotheses) > 1 or over_budget(s, self.bounds, 2):
+            return
+        seen = [t for t in h.tokens if t not in h.members]
+        fired, silent = substituted_members(h)
+        messages = prompts.reclass_messages(s, seen, h.class_name, fired, silent)
+        found = self._ask_class(messages, seen, {m.casefold() for m in h.members})
+        if found is not None:
+            s.hypotheses.append(self._class_hypothesis(f"H{len(s.hypotheses) + 1}", seen, *found))
 
     def _design(self) -> None:
         s, b = self.state, self.bounds
@@ -673,6 +707,9 @@ class SageLoop:
             else:
                 decision = settle(h, None, "", "", b) + " (analyzer failed)"
             self._turn("analyzer", messages, result, h.id, decision=decision)
+        for h in hyps:
+            if self.config.generalize and h.class_name and h.status == "refuted":
+                self._reclass(h)  # a refuted class asks for a narrower one, tested in the next round
         s.pending = []
         s.phase = after_analysis(s, b)
 
@@ -764,6 +801,21 @@ def _class_of(reply: Any, seen: Sequence[str]) -> tuple[str, list[str], list[str
     taken = have | {m.casefold() for m in members}
     outside = [t for t in _new_words(reply.non_members, taken) if not shared & _shape(t)]
     return " ".join(unvisible(reply.class_name).split()), members, outside
+
+
+def substituted_members(h: Hypothesis) -> tuple[list[str], list[str]]:
+    """The members of class hypothesis ``h`` that fired in the peaks' place, and those that stayed low (a member
+    counts once, by the first substitution test whose text names it)."""
+    fired: list[str] = []
+    silent: list[str] = []
+    for t in h.tests:
+        if t.source != "substitutions" or t.expect != "high":
+            continue
+        member = next((m for m in h.members if names_token(t.text, [m])), None)
+        if member is None or member in fired or member in silent:
+            continue
+        (fired if t.level == "high" else silent if t.level == "low" else []).append(member)
+    return fired, silent
 
 
 def _shape(token: str) -> set[str]:

@@ -8,7 +8,7 @@ always finishes inside its token budget, and nothing in a reply needs a double q
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -235,9 +235,10 @@ SYSTEM: dict[str, str] = {
     ),
     "generalizer": (
         "You generalise from the tokens where a feature of a sparse autoencoder peaks. Name the narrowest class "
-        "that holds them all (a word class, a kind of keyword or symbol, the terms of one topic), then list other "
-        "members of that class that are not among the given tokens, and tokens that could stand in the same place "
-        "but are not members. Single words or symbols only; each list must be new tokens. "
+        "that holds them all (a word class, a kind of keyword or symbol, the terms of one topic), as a reader "
+        "would name it, with its domain ('SQL keywords', 'opening quotes', 'units of length'), never one of the "
+        "tokens. Then list other members of that class that are not among the given tokens, and tokens that could "
+        "stand in the same place but are not members. Single words or symbols only; each list must be new tokens. "
         f"{DATA_RULE}\n"
         f"Example: tokens {', '.join(repr(t) for t in GENERALIZER_EXAMPLE[0])} -> class_name "
         f"'{GENERALIZER_EXAMPLE[1]}', new_members {', '.join(repr(t) for t in GENERALIZER_EXAMPLE[2])} (never "
@@ -340,13 +341,56 @@ def explainer_messages(state: RunState, n: int, sample: int | None = None) -> li
     return [_system("explainer", n=n), {"role": "user", "content": user}]
 
 
-def generalizer_messages(state: RunState, tokens: Sequence[str]) -> list[dict[str, str]]:
-    """The generalizer's messages: the evidence, the exemplars and the peak ``tokens`` to generalise from."""
+def _peak_list(tokens: Sequence[str], words: Mapping[str, Sequence[str]]) -> str:
+    """The peak tokens, each followed by the whole words it was a piece of in the exemplars."""
+    shown = []
+    for t in tokens:
+        pieces = words.get(t, ())
+        shown.append(_quote(t) + (f" (a piece of {', '.join(_quote(w) for w in pieces)})" if pieces else ""))
+    return ", ".join(shown)
+
+
+def generalizer_messages(
+    state: RunState, tokens: Sequence[str], words: Mapping[str, Sequence[str]] | None = None
+) -> list[dict[str, str]]:
+    """The generalizer's messages: the evidence, the exemplars and the peak ``tokens`` to generalise from (with the
+    whole ``words`` a token was a piece of, when it was)."""
     named = ", ".join(_quote(t) for t in tokens)
     user = (
-        f"{_evidence(state)}Top-activating texts:\n{state.exemplar_text}\n\nThe feature peaks on {named}. Name "
-        f"their class. new_members: other tokens of that class, none of {named}. non_members: tokens of another "
-        "kind that could stand in the same place."
+        f"{_evidence(state)}Top-activating texts:\n{state.exemplar_text}\n\nThe feature peaks on "
+        f"{_peak_list(tokens, words or {})}. Name their class. new_members: other tokens of that class, none of "
+        f"{named}. non_members: tokens of another kind that could stand in the same place."
+    )
+    return [_system("generalizer"), {"role": "user", "content": user}]
+
+
+def class_members_messages(name: str) -> list[dict[str, str]]:
+    """The generalizer's messages when its first reply listed no new member: only the class ``name``, so that the
+    seen tokens cannot be copied back (the loop drops any that are)."""
+    user = (
+        f"The class is '{name}'. class_name: '{name}'. new_members: several tokens of that class. non_members: "
+        "tokens of another kind that could stand in the same place in a text."
+    )
+    return [_system("generalizer"), {"role": "user", "content": user}]
+
+
+def reclass_messages(
+    state: RunState, tokens: Sequence[str], tried: str, fired: Sequence[str], silent: Sequence[str]
+) -> list[dict[str, str]]:
+    """The generalizer's messages after the class ``tried`` was refuted: which of its members fired in the peaks'
+    place and which stayed silent, and a request for a narrower class."""
+    named = ", ".join(_quote(t) for t in tokens)
+    said = []
+    if fired:
+        said.append(f"fired on {', '.join(_quote(t) for t in fired)}")
+    if silent:
+        said.append(f"stayed silent on {', '.join(_quote(t) for t in silent)}")
+    user = (
+        f"Top-activating texts:\n{state.exemplar_text}\n\nThe feature peaks on {named}. The class '{tried}' was "
+        f"tested by putting its other members in the peaks' place; measured, the feature {' and '.join(said)}. "
+        f"Name a narrower class: it must hold {named}{' and the members that fired' if fired else ''}, and not "
+        "the members that stayed silent. new_members: tokens of the narrower class not yet tested. non_members: "
+        "tokens of another kind that could stand in the same place."
     )
     return [_system("generalizer"), {"role": "user", "content": user}]
 

@@ -5,7 +5,8 @@ control-flow keywords, ...) is a claim, and it predicts something the exemplars 
 fire on the class's other members too, and not on a word outside the class in the same place. A substitution test
 takes a mined window whose peak is one of the seen tokens and puts an unseen member in the peak's place (expected
 high) or a non-member (expected low). When the class is the right generalisation, the first text fires and the
-second does not.
+second does not. When the peak token is a piece of a longer word ('ED' of 'ZIP_STORED'), the whole word is
+what a class holds and what a substitution replaces.
 """
 
 from __future__ import annotations
@@ -18,25 +19,72 @@ from sage_nb.data.records import Exemplar, FeatureData
 from sage_nb.evidence import HIGH_FRACTION, LOW_FRACTION
 
 
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def word_span(tokens: Sequence[str], at: int) -> tuple[int, int]:
+    """Token indices ``[lo, hi)`` of the whole word that token ``at`` is a piece of (just ``at`` when the token is
+    a whole word, or holds no letter, digit or underscore): 'ED' in 'ZIP_STOR' + 'ED' spans both tokens."""
+    body = tokens[at].strip()
+    if not body or not (_is_word_char(body[0]) or _is_word_char(body[-1])):
+        return at, at + 1
+    lo = at
+    while (
+        lo > 0
+        and tokens[lo] == tokens[lo].lstrip()
+        and _is_word_char(tokens[lo][:1])
+        and _is_word_char(tokens[lo - 1][-1:])
+    ):
+        lo -= 1
+    hi = at + 1
+    while (
+        hi < len(tokens)
+        and tokens[hi] == tokens[hi].lstrip()
+        and _is_word_char(tokens[hi][:1])
+        and _is_word_char(tokens[hi - 1][-1:])
+    ):
+        hi += 1
+    return lo, hi
+
+
+def peak_words(fd: FeatureData, seen: Collection[str], limit: int = 2) -> dict[str, list[str]]:
+    """For each ``seen`` token label that peaked as a piece of a longer word in the mined windows, up to ``limit``
+    of those words (e.g. 'ED' -> 'ZIP_STORED'): the class of a piece is the class of its words."""
+    wanted = {label.casefold(): label for label in seen}
+    out: dict[str, list[str]] = {}
+    for ex in candidate_contexts(fd):
+        label = wanted.get(token_label(ex.tokens[ex.peak]).casefold())
+        if label is None:
+            continue
+        lo, hi = word_span(ex.tokens, ex.peak)
+        word = "".join(ex.tokens[lo:hi]).strip()
+        words = out.setdefault(label, [])
+        if hi - lo > 1 and word not in words and len(words) < limit:
+            words.append(word)
+    return {label: words for label, words in out.items() if words}
+
+
 def substituted(ex: Exemplar, word: str) -> str:
-    """The window of ``ex`` (:func:`~sage_nb.agent.minimal_pairs.window`) with ``word`` in the peak token's place;
-    the peak's leading whitespace is kept."""
+    """The window of ``ex`` (:func:`~sage_nb.agent.minimal_pairs.window`) with ``word`` in the place of the whole
+    word that holds the peak token (:func:`word_span`); its leading whitespace is kept."""
     tokens = window(ex)
     at = min(BEFORE, ex.peak)
-    peak = tokens[at]
-    lead = peak[: len(peak) - len(peak.lstrip())]
-    tokens[at] = lead + word.strip()
+    lo, hi = word_span(tokens, at)
+    lead = tokens[lo][: len(tokens[lo]) - len(tokens[lo].lstrip())]
+    tokens[lo:hi] = [lead + word.strip()]
     return "".join(tokens).strip()
 
 
 def _only_peak(ex: Exemplar, wanted: Collection[str], floor: float) -> bool:
-    """Whether the peak is the only token of its window that fired (at least ``floor``) or is a seen token: another
-    one would fire whatever replaces the peak, and the non-member's text would not test the class."""
+    """Whether the peak's word is the only part of its window that fired (at least ``floor``) or holds a seen token:
+    another one would fire whatever replaces the peak, and the non-member's text would not test the class."""
     low, high = max(0, ex.peak - BEFORE), ex.peak + AFTER + 1
+    lo, hi = word_span(ex.tokens, ex.peak)
     return not any(
         (ex.acts[i] >= floor or token_label(ex.tokens[i]).casefold() in wanted)
         for i in range(low, min(high, len(ex.tokens)))
-        if i != ex.peak
+        if not lo <= i < hi
     )
 
 
@@ -84,4 +132,4 @@ def substitution_tests(
     return texts, expects
 
 
-__all__ = ["substituted", "substitution_tests"]
+__all__ = ["peak_words", "substituted", "substitution_tests", "word_span"]

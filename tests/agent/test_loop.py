@@ -619,10 +619,61 @@ def test_a_generalizer_without_new_members_opens_no_class_and_is_off_by_default(
     policy = generalizing(list(seen), ["noon", "table"])
     state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
     assert not any(h.members for h in state.hypotheses)
-    assert "no new member" in state.turns[1].decision and "once more" in state.turns[1].decision
+    assert "no new member" in state.turns[1].decision and "members of 'weekday names' alone" in state.turns[1].decision
     assert llm.calls.count("generalizer") == 2 and "no new member" in state.turns[2].decision
+    assert "The feature peaks on" not in state.turns[2].prompt  # the members call shows the class name alone
+    nameless = with_role(computed_aware, "generalizer", {"class_name": "???", "new_members": list(seen),
+                                                         "non_members": ["noon", "table"]})  # fmt: skip
+    state, llm = run(planted, weekday, nameless, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
+    assert "once more (sampled)" in state.turns[1].decision and llm.calls.count("generalizer") == 2
     state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True)
     assert "generalizer" not in llm.calls
+
+
+def test_a_generalizer_that_copies_the_seen_tokens_is_asked_for_members_of_its_class(planted, weekday):
+    """The 1.5B generalizer named the class but listed the seen tokens as new members; asked for members of the
+    class alone (the seen tokens not shown), it names others, and the class is tested on them."""
+    _, fd = weekday
+    seen = computed_candidate(fd)[2]
+    unseen = [d for d in DAYS if d not in seen]
+
+    def generalizer(role, messages, request):
+        if "The feature peaks on" in messages[-1]["content"]:
+            return {"class_name": "weekday names", "new_members": list(seen), "non_members": ["noon", "table"]}
+        return {"class_name": "weekday names", "new_members": [seen[0], *unseen[:2]], "non_members": ["noon", "x"]}
+
+    policy = with_role(computed_aware, "generalizer", generalizer)
+    state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
+    h2 = state.hypotheses[1]
+    assert llm.calls.count("generalizer") == 2 and h2.class_name == "weekday names"
+    assert h2.members == unseen[:2] and h2.status == "accepted"
+
+
+def test_a_refuted_class_asks_once_for_a_narrower_one_told_what_fired(planted, weekday):
+    """A class too broad for the feature ('calendar words': months and weekdays) is refuted by its substitutions;
+    the generalizer is told which members fired and which stayed silent, and its narrower class is opened as a new
+    hypothesis, tested the same way and accepted."""
+    _, fd = weekday
+    seen = computed_candidate(fd)[2]
+    unseen = [d for d in DAYS if d not in seen]
+    asked = []
+
+    def generalizer(role, messages, request):
+        asked.append(messages[-1]["content"])
+        if "was tested" in messages[-1]["content"]:
+            return {"class_name": "weekday names", "new_members": unseen[:2], "non_members": ["noon", "table"]}
+        return {"class_name": "calendar words", "new_members": ["January", "March", unseen[0]],
+                "non_members": ["noon", "table"]}  # fmt: skip
+
+    policy = with_role(computed_aware, "generalizer", generalizer)
+    bounds = Bounds(hypotheses=2, tests_per_turn=6)
+    state, llm = run(planted, weekday, policy, bounds, computed_hypothesis=True, generalize=True)
+    h1, h2, h3 = state.hypotheses
+    assert h2.class_name == "calendar words" and h2.status == "refuted"
+    assert "stayed silent on 'January'" in asked[1]  # the fixture's corpus holds one window for substitutions
+    assert h3.class_name == "weekday names" and h3.members == unseen[1:2]  # a member already tested is dropped
+    assert h3.status == "accepted" and any(t.source == "substitutions" for t in h3.tests)
+    assert llm.calls.count("generalizer") == 2  # once per run
 
 
 def test_with_two_slots_the_class_takes_the_second_and_no_explainer_call_is_made(planted, weekday):
@@ -723,3 +774,40 @@ def test_a_synthesis_that_names_refuted_members_is_replaced_by_the_accepted_clai
     assert h1.status == "accepted" and h2.status == "refuted"
     assert state.explanation.source == "hypotheses" and "January" not in state.explanation.description
     assert "names members its tests refuted ('January', 'March')" in state.turns[-1].decision
+
+
+CAPS_CORPUS = [
+    "mode = ZIP_STORED if small else ZIP_DEFLATED\n",
+    "if level == LOGGING_LEVEL:\n    return None\n",
+    "The flag is SEEK_CUR here.\n",
+    "with open(path) as f:\n    data = f.read()\n",
+    *CORPUS_DIGITS,
+]
+
+
+def test_a_peak_token_that_is_a_piece_of_a_word_is_generalised_and_substituted_as_the_whole_word(planted):
+    """All-caps words split into pieces ('ZIP_STOR' + 'ED'): the generalizer is shown the whole words, and a
+    substitution replaces the whole word, so 'MAX_SIZE' in place of 'ZIP_STORED' tests the class, not
+    'ZIP_STORMAX_SIZE'."""
+    from sage_nb.agent.substitutions import peak_words, substituted, word_span
+
+    _, fd = planted_feature_data(planted, "all_caps", CAPS_CORPUS)
+    ex = max(fd.top, key=lambda e: e.max_act)
+    lo, hi = word_span(ex.tokens, ex.peak)
+    word = "".join(ex.tokens[lo:hi]).strip()
+    assert hi - lo > 1 and word.isupper() and word in "".join(CAPS_CORPUS)  # the peak is one piece of it
+    text = substituted(ex, "retry")
+    assert word not in text and "retry" in text and not any(piece in text for piece in ("STOR", "DEFL", "LOGG"))
+    seen = computed_candidate(fd)[2]
+    words = peak_words(fd, seen)
+    assert words and all(len(w) > len(t) for t, ws in words.items() for w in ws)
+    policy = with_role(computed_aware, "generalizer", {"class_name": "all-caps constants",
+                       "new_members": ["MAX_SIZE", "HTTP_PORT"], "non_members": ["size", "value"]})  # fmt: skip
+    loop = SageLoop(planted, fd, ScriptedLLM(policy), AgentConfig(Bounds(hypotheses=2, tests_per_turn=4),
+                    computed_hypothesis=True, generalize=True))  # fmt: skip
+    state = loop.run()
+    assert "(a piece of '" in state.turns[1].prompt
+    h2 = state.hypotheses[1]
+    tests = [t for t in h2.tests if t.source == "substitutions"]
+    assert tests and all((t.level == "high") == (t.expect == "high") for t in tests)
+    assert h2.status == "accepted"
