@@ -8,7 +8,7 @@ still fires, so the claim can say which it is and quote a context that was measu
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from sage_nb.agent.minimal_pairs import candidate_contexts
 from sage_nb.core.text import token_label
@@ -36,6 +36,22 @@ def plain_sentences(word: str) -> list[str]:
     return [frame.format(word) for frame in PLAIN_FRAMES]
 
 
+def word_activation(tokens: Sequence[str], acts: Sequence[float], word: str) -> float:
+    """The feature's activation on ``word`` in a measured text: the maximum over the tokens that overlap its first
+    occurrence (over every token when the tokens do not spell it). A plain sentence tests the word, not its frame:
+    a feature of sentence starts fires on 'The' of "The word This ...", which says nothing about 'This'."""
+    text = "".join(tokens)
+    start = text.find(word)
+    if start < 0:
+        return max(acts, default=0.0)
+    end, pos, on_word = start + len(word), 0, []
+    for token, act in zip(tokens, acts, strict=True):
+        if pos < end and pos + len(token) > start:
+            on_word.append(act)
+        pos += len(token)
+    return max(on_word, default=0.0)
+
+
 def context_tails(fd: FeatureData, seen: Collection[str], limit: int = 6) -> list[str]:
     """Short tails of mined windows ending on a peak that is one of the ``seen`` tokens (labels), shortest first:
     the candidates for the quoted context (each is measured before it is quoted)."""
@@ -53,4 +69,4 @@ def context_tails(fd: FeatureData, seen: Collection[str], limit: int = 6) -> lis
     return sorted(tails, key=len)[:limit]
 
 
-__all__ = ["PLAIN_FRAMES", "context_tails", "plain_sentences", "probed_words"]
+__all__ = ["PLAIN_FRAMES", "context_tails", "plain_sentences", "probed_words", "word_activation"]

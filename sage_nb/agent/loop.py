@@ -17,7 +17,13 @@ from pydantic import BaseModel
 
 from sage_nb.agent import prompts
 from sage_nb.agent.causal_tests import run_effects, supports_causal
-from sage_nb.agent.context_probe import STRONG_FRACTION, context_tails, plain_sentences, probed_words
+from sage_nb.agent.context_probe import (
+    STRONG_FRACTION,
+    context_tails,
+    plain_sentences,
+    probed_words,
+    word_activation,
+)
 from sage_nb.agent.minimal_pairs import minimal_pairs, pair_tests, window_text
 from sage_nb.agent.records import (
     PHASE_ROLES,
@@ -45,7 +51,7 @@ from sage_nb.agent.states import (
 from sage_nb.agent.substitutions import peak_words, substitution_tests
 from sage_nb.core.text import names_token, token_label, token_phrase, undo_prompt_marks, unvisible
 from sage_nb.data.records import FeatureData, TokenActivations
-from sage_nb.evidence import HIGH_FRACTION, Evidence, TestEvidence, feature_scale
+from sage_nb.evidence import HIGH_FRACTION, Evidence, TestEvidence, feature_scale, level_of
 from sage_nb.explainers.top_tokens import CLASS_PHRASES, TopTokensExplainer
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
 
@@ -554,11 +560,17 @@ class SageLoop:
         words = probed_words(h.tokens)
         if not words:
             return
-        plain = [text for word in words for text in plain_sentences(word)]
+        plain = [(word, text) for word in words for text in plain_sentences(word)]
         tails = context_tails(self.fd, h.tokens)
-        rows = self._measure(plain + tails)
+        rows = self._measure([text for _, text in plain] + tails)
         scale = self.state.scale
-        levels = [m.level for m in measurements(rows[: len(plain)], [None] * len(plain), scale, "context")]
+        # each plain sentence is judged on the probed word's own activation, not its frame's
+        on_word = [
+            level_of(word_activation(r.tokens, r.acts, w) / scale if scale > 0 else 0.0)
+            for (w, _), r in zip(plain, rows, strict=False)
+        ]
+        whole = [m.level for m in measurements(rows[: len(plain)], [None] * len(plain), scale, "context")]
+        levels = on_word
         fired = [r for r in rows[len(plain) :] if r.acts and max(r.acts) >= HIGH_FRACTION * scale]
         strong = [r for r in fired if max(r.acts) >= STRONG_FRACTION * scale]
         # the shortest tail that fires strongly, else the strongest one
@@ -567,7 +579,9 @@ class SageLoop:
         )
         named = ", ".join(f"'{w}'" for w in words)
         silent = all(level == "low" for level in levels)
-        shown, expects = list(rows[: len(plain)]), ["low" if silent else None] * len(plain)
+        # a sentence whose frame fired elsewhere is shown without an expectation: its maximum is not the word's
+        shown = list(rows[: len(plain)])
+        expects = ["low" if silent and w == "low" else None for w in whole]
         if all(level == "high" for level in levels):
             wording, expects = f"it fires on {named} in any text, plain sentences too", ["high"] * len(plain)
         elif quoted is not None:

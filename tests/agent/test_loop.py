@@ -811,3 +811,18 @@ def test_a_peak_token_that_is_a_piece_of_a_word_is_generalised_and_substituted_a
     tests = [t for t in h2.tests if t.source == "substitutions"]
     assert tests and all((t.level == "high") == (t.expect == "high") for t in tests)
     assert h2.status == "accepted"
+
+
+def test_the_context_probe_judges_a_plain_sentence_on_the_probed_word_not_its_frame(planted):
+    """A feature of sentence starts fires on 'The' of "The word This is ...": the frame fired, not 'This'. The probe
+    reads the word's own activation, so it does not claim 'This' fires in any text, and quotes a measured tail."""
+    corpus = ["It rained. This was bad. Then it stopped.", "We left early. Return home now. This is it.",
+              "I said this once. We wrote this down.", *CORPUS_DIGITS]  # fmt: skip
+    _, fd = planted_feature_data(planted, "sentence_start", corpus)
+    loop = SageLoop(planted, fd, ScriptedLLM(computed_aware), AgentConfig(Bounds(hypotheses=1, tests_per_turn=4),
+                    computed_hypothesis=True, context_probe=True))  # fmt: skip
+    (h1,) = loop.run().hypotheses
+    plain = [t for t in h1.tests if t.source == "context" and t.text.startswith(("The word", "I wrote"))]
+    assert plain and all(t.level == "high" for t in plain)  # the frames' first words fire
+    assert "plain sentences too" not in h1.claim and "fires most in contexts like" in h1.claim
+    assert all(t.expect is None for t in plain)  # their maximum is the frame's, shown without an expectation
