@@ -181,6 +181,9 @@ def main() -> None:
     parser.add_argument("--evidence-ablation", action="store_true")
     parser.add_argument("--skip-planted", action="store_true", help="stop after the real features")
     parser.add_argument(
+        "--planted-only", action="store_true", help="only SAGE on the planted features (their recovery, no scoring)"
+    )
+    parser.add_argument(
         "--top-tokens", action="store_true", help="also score the explanation computed from the evidence (no LLM)"
     )
     parser.add_argument("--top-tokens-only", action="store_true", help="score only the computed explanation")
@@ -227,6 +230,16 @@ def main() -> None:
     )
     # the runs of each variant of the loop sit beside the plain loop's
     arm = ("_class" if args.generalize else "") + ("_context" if args.context_probe else "")
+    if args.planted_only:
+        planted = planted_recovery(llm, config, out / f"planted{arm}", 4000)
+        print(planted.to_string(index=False))
+        summary = {"planted": planted.to_dict(orient="records"), "llm": args.llm,
+                   "minutes": (time.time() - start) / 60}  # fmt: skip
+        (out / f"planted_summary{arm}.json").write_text(json.dumps(summary, indent=1, default=str))
+        print(f"minutes={summary['minutes']:.1f}")
+        recovered = planted["recovered"].mean()
+        print(f"gen_ratio=nan pearson_delta=nan planted_recovered={recovered:.3f} beats_top_tokens=nan")
+        return
     runs, sage, baseline = [], [], []
     if not args.top_tokens_only:
         runs = explain_features(target, features, llm, index=index, output_dir=out / f"sage{arm}", config=config)
