@@ -7,7 +7,11 @@ its last line ``gen_base=<x> gen_dpo=<y> minutes=<m>``: the mean GEN of the untr
 round on the test features, and the minutes spent in all stages (model loading and mining included, since they
 happen inside the first stage that needs them).
 
-    python benchmarks/saeexplainer.py [--out saeexplainer_run] [--input_style vector]
+    python benchmarks/saeexplainer.py [--out saeexplainer_run] [--input_style vector] [--llm local-capable]
+
+``--llm`` names the teacher, the reward-text writer and the scorer (the explainer being trained stays the 135M);
+with ``local-capable`` each of their calls (one per reward text: ``candidates x reward_texts`` per feature and
+round) is a 1.5B call, so the run is many times longer than with the default.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="saeexplainer_run")
     parser.add_argument("--input_style", choices=["exemplars", "vector"], default="exemplars")
+    parser.add_argument("--llm", default="local", help="teacher, reward-text writer and scorer LLM (a make_llm spec)")
     args = parser.parse_args()
 
-    cfg = ExplainerTrainingConfig(input_style=args.input_style)
+    cfg = ExplainerTrainingConfig(input_style=args.input_style, llm=args.llm)
     run = train_explainer(cfg, args.out)
     print(run.progression().to_string(index=False))
     means = run.summary["means"]

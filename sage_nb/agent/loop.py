@@ -48,7 +48,7 @@ from sage_nb.agent.states import (
     rests_on_accepted,
     settle,
 )
-from sage_nb.agent.substitutions import peak_words, substitution_tests
+from sage_nb.agent.substitutions import peak_words, substituted_members, substitution_tests
 from sage_nb.core.text import names_token, token_label, token_phrase, undo_prompt_marks, unvisible
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import HIGH_FRACTION, Evidence, TestEvidence, feature_scale, level_of
@@ -438,12 +438,12 @@ class SageLoop:
         return None if found is None else self._class_hypothesis("H2", seen, *found)
 
     def _ask_class(
-        self, messages: list[dict[str, str]], seen: list[str], tried: set[str]
+        self, messages: list[dict[str, str]], seen: list[str], tried: set[str], refuted: str = ""
     ) -> tuple[str, list[str], list[str]] | None:
         """(class name, new members, non-members) from the generalizer, or None. Members that are ``seen`` tokens or
         were ``tried`` (case-folded) are dropped; when none is left, a second call asks for members of the class it
         named, showing only the name so that the seen tokens cannot be copied back (a sampled retry of the same
-        request when it named no class)."""
+        request when it named no class, or named the ``refuted`` class again)."""
         first = ""
         for attempt in range(2):
             (result,) = self._call_many("generalizer", [messages], sampled=attempt > 0 and not first)
@@ -453,6 +453,9 @@ class SageLoop:
             name, members, outside = _class_of(result.parsed, seen)
             members = [m for m in members if m.casefold() not in tried]
             name = first or name  # a members call keeps the class it was asked about
+            why = "no new member or non-member"
+            if refuted and name.casefold() == refuted.casefold():
+                name, why = "", f"the refuted class '{refuted}' named again"
             if members and outside and any(c.isalnum() for c in name):
                 decision = (
                     f"class '{name}' proposed; to test: members {', '.join(map(repr, members))} (expect high), "
@@ -465,9 +468,7 @@ class SageLoop:
                 first, again = name, f"; asking for members of '{name}' alone"
             elif attempt == 0:
                 again = "; asking once more (sampled)"
-            self._turn(
-                "generalizer", messages, result, decision=f"no class hypothesis: no new member or non-member{again}"
-            )
+            self._turn("generalizer", messages, result, decision=f"no class hypothesis: {why}{again}")
             if first:
                 messages = prompts.class_members_messages(first)
         return None
@@ -488,7 +489,7 @@ class SageLoop:
         seen = [t for t in h.tokens if t not in h.members]
         fired, silent = substituted_members(h)
         messages = prompts.reclass_messages(s, seen, h.class_name, fired, silent)
-        found = self._ask_class(messages, seen, {m.casefold() for m in h.members})
+        found = self._ask_class(messages, seen, {m.casefold() for m in h.members}, refuted=h.class_name)
         if found is not None:
             s.hypotheses.append(self._class_hypothesis(f"H{len(s.hypotheses) + 1}", seen, *found))
 
@@ -808,28 +809,28 @@ class SageLoop:
 
 def _class_of(reply: Any, seen: Sequence[str]) -> tuple[str, list[str], list[str]]:
     """(class name, new members, non-members) of a generalizer reply: members that are seen tokens are dropped, and
-    so are non-members of the seen tokens' own shape (a digit is no control for digits)."""
+    so are non-members of the seen tokens' own shape (a digit is no control for digits). Members take the seen
+    tokens' case (:func:`in_case_of`): they are tested in the peaks' place, where 'tuesday' for 'Monday' would test
+    the case, not the class."""
     have = {t.casefold() for t in seen}
-    members = _new_words(reply.new_members, have)
+    members = [in_case_of(seen, m) for m in _new_words(reply.new_members, have)]
     shared = set.intersection(*(_shape(t) for t in seen))  # e.g. every seen token is a digit
     taken = have | {m.casefold() for m in members}
     outside = [t for t in _new_words(reply.non_members, taken) if not shared & _shape(t)]
     return " ".join(unvisible(reply.class_name).split()), members, outside
 
 
-def substituted_members(h: Hypothesis) -> tuple[list[str], list[str]]:
-    """The members of class hypothesis ``h`` that fired in the peaks' place, and those that stayed low (a member
-    counts once, by the first substitution test whose text names it)."""
-    fired: list[str] = []
-    silent: list[str] = []
-    for t in h.tests:
-        if t.source != "substitutions" or t.expect != "high":
-            continue
-        member = next((m for m in h.members if names_token(t.text, [m])), None)
-        if member is None or member in fired or member in silent:
-            continue
-        (fired if t.level == "high" else silent if t.level == "low" else []).append(member)
-    return fired, silent
+def in_case_of(seen: Sequence[str], word: str) -> str:
+    """``word`` in the case every seen token with a letter shares: Capitalised ('Monday', 'May'), UPPER ('HTTP'),
+    or as written when they share none (or are lower case)."""
+    lettered = [t.strip() for t in seen if any(c.isalpha() for c in t)]
+    if not lettered or not word[:1].isalpha():
+        return word
+    if all(t.isupper() and sum(c.isalpha() for c in t) > 1 for t in lettered):
+        return word.upper()
+    if all(t[:1].isupper() and not t.isupper() for t in lettered):
+        return word[:1].upper() + word[1:]
+    return word
 
 
 def _shape(token: str) -> set[str]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 
 from sage_nb.agent.minimal_pairs import AFTER, BEFORE, candidate_contexts, window
-from sage_nb.core.text import token_label
+from sage_nb.agent.records import Hypothesis
+from sage_nb.core.text import names_token, token_label
 from sage_nb.data.records import Exemplar, FeatureData
 from sage_nb.evidence import HIGH_FRACTION, LOW_FRACTION
 
@@ -132,4 +133,22 @@ def substitution_tests(
     return texts, expects
 
 
-__all__ = ["peak_words", "substituted", "substitution_tests", "word_span"]
+def substituted_members(h: Hypothesis) -> tuple[list[str], list[str]]:
+    """The members of class hypothesis ``h`` that fired in the peaks' place, and those that stayed low (a member
+    counts once, by the first substitution test whose text names it)."""
+    fired: list[str] = []
+    silent: list[str] = []
+    for t in h.tests:
+        if t.source != "substitutions" or t.expect != "high":
+            continue
+        member = next((m for m in h.members if names_token(t.text, [m])), None)
+        if member is None or member in fired or member in silent:
+            continue
+        if t.level == "high":
+            fired.append(member)
+        elif t.level == "low":
+            silent.append(member)
+    return fired, silent
+
+
+__all__ = ["peak_words", "substituted", "substituted_members", "substitution_tests", "word_span"]

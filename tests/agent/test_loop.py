@@ -640,7 +640,8 @@ def test_a_generalizer_that_copies_the_seen_tokens_is_asked_for_members_of_its_c
     def generalizer(role, messages, request):
         if "The feature peaks on" in messages[-1]["content"]:
             return {"class_name": "weekday names", "new_members": list(seen), "non_members": ["noon", "table"]}
-        return {"class_name": "weekday names", "new_members": [seen[0], *unseen[:2]], "non_members": ["noon", "x"]}
+        lowered = [d.lower() for d in unseen[:2]]  # the 1.5B wrote 'tuesday': members take the seen tokens' case
+        return {"class_name": "weekday names", "new_members": [seen[0], *lowered], "non_members": ["noon", "x"]}
 
     policy = with_role(computed_aware, "generalizer", generalizer)
     state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
@@ -674,6 +675,24 @@ def test_a_refuted_class_asks_once_for_a_narrower_one_told_what_fired(planted, w
     assert h3.class_name == "weekday names" and h3.members == unseen[1:2]  # a member already tested is dropped
     assert h3.status == "accepted" and any(t.source == "substitutions" for t in h3.tests)
     assert llm.calls.count("generalizer") == 2  # once per run
+
+    def same_again(role, messages, request):
+        return {"class_name": "Calendar Words", "new_members": ["April", unseen[1]], "non_members": ["noon", "x"]} if (
+            "was tested" in messages[-1]["content"]) else generalizer(role, messages, request)  # fmt: skip
+
+    policy = with_role(computed_aware, "generalizer", same_again)
+    state, llm = run(planted, weekday, policy, bounds, computed_hypothesis=True, generalize=True)
+    decisions = [t.decision for t in state.turns if t.role == "generalizer"]
+    assert len(state.hypotheses) == 2 and "the refuted class 'calendar words' named again" in decisions[1]
+
+
+def test_class_members_take_the_case_the_seen_tokens_share():
+    from sage_nb.agent.loop import in_case_of
+
+    assert in_case_of(["Monday", " Sunday"], "tuesday") == "Tuesday"
+    assert in_case_of(["AL", "ED"], "max_size") == "MAX_SIZE"
+    assert in_case_of(["return", "class"], "Else") == "Else"  # lower case (or mixed) seen tokens: as written
+    assert in_case_of(["Monday", "May"], "42") == "42"
 
 
 def test_with_two_slots_the_class_takes_the_second_and_no_explainer_call_is_made(planted, weekday):
