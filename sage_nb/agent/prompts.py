@@ -236,7 +236,7 @@ SYSTEM: dict[str, str] = {
     "generalizer": (
         "You generalise from the tokens where a feature of a sparse autoencoder peaks. Name the narrowest class "
         "that holds them all (a word class, a kind of keyword or symbol, the terms of one topic), as a reader "
-        "would name it, with its domain ('SQL keywords', 'opening quotes', 'units of length'), never one of the "
+        "would name it, with its domain ('units of length', 'German articles'), never one of the "
         "tokens. Then list other members of that class that are not among the given tokens, and tokens that could "
         "stand in the same place but are not members. Single words or symbols only; each list must be new tokens. "
         f"{DATA_RULE}\n"
