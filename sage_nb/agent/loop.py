@@ -433,8 +433,10 @@ class SageLoop:
         None when its call fails or it names no class with a new member and a non-member (see :meth:`_ask_class`)."""
         if self.bounds.hypotheses < 2 or not seen:
             return None
-        messages = prompts.generalizer_messages(self.state, seen, peak_words(self.fd, seen))
-        found = self._ask_class(messages, seen, set())
+        words = peak_words(self.fd, seen)
+        messages = prompts.generalizer_messages(self.state, seen, words)
+        # the whole words of seen pieces are seen too: listed back as members, they would test nothing new
+        found = self._ask_class(messages, seen, {w.casefold() for ws in words.values() for w in ws})
         return None if found is None else self._class_hypothesis("H2", seen, *found)
 
     def _ask_class(

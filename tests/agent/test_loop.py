@@ -820,13 +820,15 @@ def test_a_peak_token_that_is_a_piece_of_a_word_is_generalised_and_substituted_a
     seen = computed_candidate(fd)[2]
     words = peak_words(fd, seen)
     assert words and all(len(w) > len(t) for t, ws in words.items() for w in ws)
+    copied = next(iter(words.values()))[0]  # a seen whole word listed back as a member is dropped
     policy = with_role(computed_aware, "generalizer", {"class_name": "all-caps constants",
-                       "new_members": ["MAX_SIZE", "HTTP_PORT"], "non_members": ["size", "value"]})  # fmt: skip
+                       "new_members": [copied, "MAX_SIZE", "HTTP_PORT"], "non_members": ["size", "value"]})  # fmt: skip
     loop = SageLoop(planted, fd, ScriptedLLM(policy), AgentConfig(Bounds(hypotheses=2, tests_per_turn=4),
                     computed_hypothesis=True, generalize=True))  # fmt: skip
     state = loop.run()
     assert "(a piece of '" in state.turns[1].prompt
     h2 = state.hypotheses[1]
+    assert h2.members == ["MAX_SIZE", "HTTP_PORT"]
     tests = [t for t in h2.tests if t.source == "substitutions"]
     assert tests and all((t.level == "high") == (t.expect == "high") for t in tests)
     assert h2.status == "accepted"
