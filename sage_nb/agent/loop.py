@@ -568,12 +568,11 @@ class SageLoop:
         rows = self._measure([text for _, text in plain] + tails)
         scale = self.state.scale
         # each plain sentence is judged on the probed word's own activation, not its frame's
-        on_word = [
+        levels = [
             level_of(word_activation(r.tokens, r.acts, w) / scale if scale > 0 else 0.0)
-            for (w, _), r in zip(plain, rows, strict=False)
+            for (w, _), r in zip(plain, rows[: len(plain)], strict=True)
         ]
         whole = [m.level for m in measurements(rows[: len(plain)], [None] * len(plain), scale, "context")]
-        levels = on_word
         fired = [r for r in rows[len(plain) :] if r.acts and max(r.acts) >= HIGH_FRACTION * scale]
         strong = [r for r in fired if max(r.acts) >= STRONG_FRACTION * scale]
         # the shortest tail that fires strongly, else the strongest one

@@ -24,27 +24,21 @@ def _is_word_char(c: str) -> bool:
     return c.isalnum() or c == "_"
 
 
+def _joins(left: str, right: str) -> bool:
+    """Whether token ``right`` continues the word that token ``left`` ends (no space between, word characters)."""
+    return right == right.lstrip() and _is_word_char(right[:1]) and _is_word_char(left[-1:])
+
+
 def word_span(tokens: Sequence[str], at: int) -> tuple[int, int]:
     """Token indices ``[lo, hi)`` of the whole word that token ``at`` is a piece of (just ``at`` when the token is
     a whole word, or holds no letter, digit or underscore): 'ED' in 'ZIP_STOR' + 'ED' spans both tokens."""
     body = tokens[at].strip()
     if not body or not (_is_word_char(body[0]) or _is_word_char(body[-1])):
         return at, at + 1
-    lo = at
-    while (
-        lo > 0
-        and tokens[lo] == tokens[lo].lstrip()
-        and _is_word_char(tokens[lo][:1])
-        and _is_word_char(tokens[lo - 1][-1:])
-    ):
+    lo, hi = at, at + 1
+    while lo > 0 and _joins(tokens[lo - 1], tokens[lo]):
         lo -= 1
-    hi = at + 1
-    while (
-        hi < len(tokens)
-        and tokens[hi] == tokens[hi].lstrip()
-        and _is_word_char(tokens[hi][:1])
-        and _is_word_char(tokens[hi - 1][-1:])
-    ):
+    while hi < len(tokens) and _joins(tokens[hi - 1], tokens[hi]):
         hi += 1
     return lo, hi
 
