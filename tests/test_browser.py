@@ -159,7 +159,7 @@ def server_env(tmp: Path) -> dict[str, str]:
     env.update(
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
-        # torch threads spin while the browser and the server need the cores (README, "Measured figures")
+        # torch threads spin while the browser and the server need the cores (docs/benchmarks.md)
         OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 2) // 2)),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         # trust database, config and runtime files of this server only; the venv's kernelspec is still found
