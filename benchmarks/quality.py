@@ -7,7 +7,8 @@ planted feature to see how many it recovers (its description or a label names th
 ``--top-tokens`` the explanation computed from the evidence alone (no LLM) is scored beside them and tried on the
 planted features, as a reference; ``--top-tokens-only`` scores just that explanation (no agent, no baseline, and
 a last line ``top_tokens_gen=<GEN> top_tokens_pearson=<simulation r> top_tokens_planted=<fraction>``), quick enough
-to check the statistics' floor on its own.
+to check the statistics' floor on its own. The simulation reads one number after each token (``--sim-mode forced``,
+the llama.cpp engine); ``--sim-mode all_at_once`` lets the simulator write the list (any backend).
 
 Takes long on 2 CPU cores (run it in the background, alone). Every LLM call is recorded to ``OUT/calls.jsonl``; the
 report's scores go to ``OUT/scores.csv`` and the summary to ``OUT/quality_summary.json``: commit those (not the run
@@ -41,6 +42,7 @@ from sage_nb.agent import AgentConfig, Bounds, explain_features
 from sage_nb.data.index import mine
 from sage_nb.evaluate.base import Candidate
 from sage_nb.evaluate.report import evaluate
+from sage_nb.evaluate.simulation import SimulationScorer
 from sage_nb.explainers.one_shot import OneShotExplainer
 from sage_nb.explainers.top_tokens import TopTokensExplainer
 from sage_nb.llm import make_llm
@@ -166,6 +168,11 @@ def beats_top_tokens(report) -> float:
     return float((both["sage"] >= both["top-tokens"]).mean()) if len(both) else float("nan")
 
 
+def scorers(args: argparse.Namespace) -> list:
+    """The scorers named by ``--scorers``, the simulation one in ``--sim-mode``."""
+    return [SimulationScorer(mode=args.sim_mode) if name == "simulation" else name for name in args.scorers.split(",")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--features", type=int, default=20)
@@ -174,6 +181,12 @@ def main() -> None:
     parser.add_argument("--out", default="quality_results")
     parser.add_argument("--llm", default="local", help="agent, explainer and scorer LLM (a make_llm spec)")
     parser.add_argument("--scorers", default="gen,simulation")
+    parser.add_argument(
+        "--sim-mode",
+        default="forced",
+        choices=["forced", "all_at_once", "per_token"],
+        help="how the simulation scorer reads (forced: one number read after each token; needs the llama.cpp engine)",
+    )
     parser.add_argument("--hypotheses", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--active", type=int, default=6, help="held-out activating samples per feature")
@@ -253,7 +266,7 @@ def main() -> None:
         computed = [c for c in made if isinstance(c, Candidate)]
     report = evaluate(
         target, sage + list(baseline) + computed, llm, index=index, held_out=held_index,
-        scorers=args.scorers.split(","), output_dir=out / "eval", seed=args.seed, active=args.active, zeros=args.zeros,
+        scorers=scorers(args), output_dir=out / "eval", seed=args.seed, active=args.active, zeros=args.zeros,
     )  # fmt: skip
     print(report.table().to_string(index=False))
     report.frame().drop(columns=["details"], errors="ignore").to_csv(out / f"scores{arm}.csv", index=False)

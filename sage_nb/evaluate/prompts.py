@@ -129,6 +129,8 @@ from typing import Literal  # noqa: E402
 SIM_SCALE = 10
 #: Top alternatives asked for at each generated position (OpenAI allows at most 20).
 SIM_TOP_LOGPROBS = 20
+#: Top alternatives of a forced reading: few, since the numbers 0-10 are always reported with them.
+SIM_FORCED_TOP_LOGPROBS = 3
 #: Reply token budgets: per predicted activation (a separator and up to two digits) plus the JSON around the list.
 SIM_TOKENS_PER_ITEM, SIM_REPLY_OVERHEAD = 4, 16
 #: Reply token budget of a one-number or yes/no reply.
@@ -181,6 +183,15 @@ SIMULATION_SYSTEM = (
     "Example: explanation 'weekday names'; tokens 0 'See' 1 '␣you' 2 '␣on' 3 '␣Monday' 4 '.' -> activations "
     "[0, 0, 0, 10, 0]."
 )
+FORCED_SIMULATION_SYSTEM = (
+    f"You predict how strongly {_FEATURE} fires on each token of a text, from an explanation of the feature. "
+    f"{_SIM_SCALE_TEXT} Write each token of the text on its own line, in quotes, then a tab and its activation. "
+    f"Whitespace is shown as ␣ (space) and ↵ (newline). {_JUDGE_RULE}"
+)
+#: The forced simulator's worked example: a user turn and the reply it expects.
+FORCED_EXAMPLE = ("weekday names", ("See", " you", " on", " Monday", "."), (0, 0, 0, 10, 0))
+#: What every earlier slot of a forced simulation holds, so that no reading depends on another: the usual value.
+SIM_FILLER = "0"
 TOKEN_SIMULATION_SYSTEM = (
     f"You predict how strongly {_FEATURE} fires on one token of a text, from an explanation of the feature. "
     f"{_SIM_SCALE_TEXT} The token is marked {MARK_OPEN} {MARK_CLOSE} in the text. Reply with its activation. "
@@ -256,6 +267,29 @@ def simulation_messages(explanation: str, tokens: Sequence[str]) -> list[dict[st
         f"Tokens ({len(tokens)}):\n{lines}\n\nPredict {len(tokens)} activations."
     )
     return _messages(SIMULATION_SYSTEM.format(n=len(tokens)), user)
+
+
+def _forced_user(explanation: str, tokens: Sequence[str]) -> str:
+    return f"Explanation: {_quoted_explanation(explanation)}\n\nText: '{readable(''.join(tokens))}'"
+
+
+def forced_simulation_messages(explanation: str, tokens: Sequence[str]) -> list[dict[str, str]]:
+    """Forced simulation: the system prompt, the worked example as a first exchange, then the explanation and
+    text to simulate (the reply is given by :func:`forced_simulation_segments`)."""
+    name, shown, values = FORCED_EXAMPLE
+    reply = "".join(f"{_sim_token(t)}\t{v}\n" for t, v in zip(shown, values, strict=True))
+    return [
+        {"role": "system", "content": FORCED_SIMULATION_SYSTEM},
+        {"role": "user", "content": _forced_user(name, shown)},
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": _forced_user(explanation, tokens)},
+    ]
+
+
+def forced_simulation_segments(tokens: Sequence[str]) -> tuple[str, ...]:
+    """The given reply of a forced simulation, cut where each token's activation is read: segment ``i`` ends with
+    token ``i`` and a tab; the earlier tokens' slots hold :data:`SIM_FILLER`."""
+    return tuple(("" if i == 0 else f"{SIM_FILLER}\n") + f"{_sim_token(t)}\t" for i, t in enumerate(tokens))
 
 
 def token_simulation_messages(explanation: str, tokens: Sequence[str], position: int) -> list[dict[str, str]]:

@@ -8,6 +8,11 @@ tokens of all samples. Per-context correlations (undefined on non-activating sam
 ``mode="all_at_once"`` asks one call per sample for a list of exactly ``n`` integers (the schema fixes the length,
 so constrained decoding always yields one prediction per token and position ``i`` of the list is token ``i``).
 ``mode="per_token"`` is the original per-token mode: one call per token position, bounded by ``max_calls``.
+``mode="forced"`` reads instead of generating (teacher forcing, as OpenAI's simulator does): the reply lists every
+token followed by a tab, and one forward pass per sample reads the distribution of the number after each token; the
+earlier tokens' numbers are given as 0, so no reading depends on another. Each prediction sits on its own token,
+which a generated list does not guarantee: a small simulator's list drifts away from the tokens it should follow.
+It needs a backend that reads forced replies (the llama.cpp engine); others raise an error that says so.
 
 Predictions are expected values over the digits' logprobs when the backend gives them (``details["method"]`` is
 ``"logprobs"``): at the generated token where a number starts, every alternative that spells a number from 0 to 10
@@ -32,9 +37,9 @@ from scipy.stats import pearsonr
 
 from sage_nb.evaluate import prompts
 from sage_nb.evaluate.base import Candidate, EvalSetup, Sample, Score, Scorer
-from sage_nb.llm.base import LLMRequest, LLMResult, TokenLogprob
+from sage_nb.llm.base import ForcedReading, LLMRequest, LLMResult, TokenLogprob
 
-MODES = ("all_at_once", "per_token")
+MODES = ("all_at_once", "per_token", "forced")
 #: LLM role tags of the two modes' calls.
 ROLE, TOKEN_ROLE = "simulation", "simulation_token"
 #: Default bound on the calls of ``mode="per_token"`` (one call per token).
@@ -96,6 +101,14 @@ def value_distribution(logprobs: Sequence[TokenLogprob], j: int, prefix: str = "
         elif value <= prompts.SIM_SCALE:
             dist[value] = dist.get(value, 0.0) + p
     return dist
+
+
+def reading_value(reading: TokenLogprob) -> float | None:
+    """Expected value 0-10 of the number that follows a forced reading's point (None when no alternative is a
+    number). Where "10" is two tokens, a "1" counts as 1 (its continuation is not read)."""
+    dist = value_distribution([reading], 0)
+    total = sum(dist.values())
+    return sum(v * p for v, p in dist.items()) / total if total > 0 else None
 
 
 def expected_values(
@@ -199,16 +212,17 @@ def _interleave(samples: Sequence[Sample]) -> list[Sample]:
 class SimulationScorer(Scorer):
     """Pearson correlation of simulated and true activations over the held-out samples' tokens.
 
-    ``mode``: ``"all_at_once"`` (one call per sample) or ``"per_token"`` (one call per token, at most
-    ``max_calls``, whole samples taken activating and zero alternately). ``logprobs``: use the expected value over
-    the digits' logprobs when the backend gives them (else the predicted integers).
+    ``mode``: ``"all_at_once"`` (one call per sample), ``"per_token"`` (one call per token, at most
+    ``max_calls``, whole samples taken activating and zero alternately) or ``"forced"`` (one forced reading per
+    sample; always logprobs). ``logprobs``: use the expected value over the digits' logprobs when the backend gives
+    them (else the predicted integers).
     """
 
     name = "simulation"
 
     def __init__(
         self,
-        mode: Literal["all_at_once", "per_token"] = "all_at_once",
+        mode: Literal["all_at_once", "per_token", "forced"] = "all_at_once",
         logprobs: bool = True,
         max_calls: int = DEFAULT_MAX_CALLS,
         temperature: float | None = 0.0,
@@ -235,6 +249,8 @@ class SimulationScorer(Scorer):
             if len(chosen) < len(samples):
                 notes.append(f"{len(samples) - len(chosen)} samples skipped: max_calls={self.max_calls}")
             contexts, calls = self._per_token(explanation, chosen, setup), sum(len(s.tokens) for s in chosen)
+        elif self.mode == "forced":
+            contexts, calls = self._forced(explanation, samples, setup), len(samples)
         else:
             contexts, calls = self._all_at_once(explanation, samples, setup), len(samples)
         return self._summarise(candidate, setup, contexts, calls, notes)
@@ -286,6 +302,35 @@ class SimulationScorer(Scorer):
             predicted, method, note = self._predictions(result, list(result.parsed.activations), "activations")
             notes = [note] if note else []
             out.append(ContextSimulation(sample.context, sample.band, true, list(predicted), method, notes=notes))
+        return out
+
+    def _forced(self, explanation: str, samples: list[Sample], setup: EvalSetup) -> list[ContextSimulation]:
+        requests = [
+            LLMRequest(
+                messages=prompts.forced_simulation_messages(explanation, s.tokens),
+                schema=ForcedReading,
+                role=ROLE,
+                feature=str(setup.feature),
+                seed=setup.seed,
+                logprobs=prompts.SIM_FORCED_TOP_LOGPROBS,
+                forced=prompts.forced_simulation_segments(s.tokens),
+            )
+            for s in samples
+        ]
+        results = setup.llm.complete_many(requests, raise_unavailable=False) if requests else []
+        out = []
+        for sample, result in zip(samples, results, strict=True):
+            true = normalised_acts(sample.acts, setup.scale)
+            readings = result.logprobs or []
+            if not result.ok or len(readings) != len(true):
+                error = f"{result.error_kind}: {result.error}" if not result.ok else (
+                    f"{len(readings)} readings for {len(true)} tokens")  # fmt: skip
+                out.append(ContextSimulation(sample.context, sample.band, true, [None] * len(true), "failed", [error]))
+                continue
+            predicted = [reading_value(r) for r in readings]
+            missing = sum(p is None for p in predicted)
+            notes = [f"{missing} readings had no number among the top alternatives"] if missing else []
+            out.append(ContextSimulation(sample.context, sample.band, true, predicted, "logprobs", notes=notes))
         return out
 
     def _budgeted(self, samples: list[Sample]) -> list[Sample]:

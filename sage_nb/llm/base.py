@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from sage_nb.llm.embedded import ModelSize, model_size
-from sage_nb.llm.errors import LLMUnavailable
+from sage_nb.llm.errors import LLMRequestError, LLMUnavailable
 from sage_nb.llm.parsing import Parsed, json_schema, parse_reply, repair_message, schema_instruction
 from sage_nb.llm.usage import Usage, UsageTracker
 
@@ -81,11 +81,20 @@ def normalise_messages(messages: str | Sequence[Mapping[str, str]]) -> list[Mess
     return out
 
 
+class ForcedReading(BaseModel):
+    """The reply of a forced reading: how many points were read (the readings are the result's ``logprobs``)."""
+
+    readings: int
+
+
 @dataclass(frozen=True)
 class LLMRequest(Generic[T]):
     """Everything that defines one call. ``role`` and ``feature`` are accounting tags, not part of :meth:`key`.
 
     ``messages`` may be given as a plain string (one user turn) or role/content mappings; it is stored normalised.
+    ``forced``: the assistant's reply is given, in segments, instead of generated (a *forced reading*, with
+    ``schema=ForcedReading``); the result's ``logprobs`` hold one entry per segment, whose ``top`` are the
+    ``logprobs`` most likely next tokens at the segment's end. Only backends with ``reads_forced`` answer it.
     """
 
     messages: list[Message]
@@ -96,9 +105,14 @@ class LLMRequest(Generic[T]):
     seed: int | None = None
     max_tokens: int | None = None
     logprobs: int | None = None
+    forced: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "messages", normalise_messages(self.messages))
+        if self.forced is not None:
+            if not self.forced or self.schema is not ForcedReading:
+                raise ValueError("a forced reading needs at least one segment and schema=ForcedReading")
+            object.__setattr__(self, "forced", tuple(str(s) for s in self.forced))
 
     def key(self) -> str:
         """Stable hash of the request's content (messages, schema, sampling parameters): the replay key."""
@@ -111,6 +125,8 @@ class LLMRequest(Generic[T]):
             "max_tokens": self.max_tokens,
             "logprobs": self.logprobs,
         }
+        if self.forced is not None:  # absent otherwise, so generating requests keep their keys
+            payload["forced"] = list(self.forced)
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -190,6 +206,8 @@ class LLMBackend(ABC):
     schema_in_prompt: bool = True
     #: Size class of the model when known ("small" / "capable"); None: looked up by model name.
     size: ModelSize | None = None
+    #: Whether the backend answers forced readings (``LLMRequest.forced``: logprobs along a given reply).
+    reads_forced: bool = False
 
     def __init__(
         self,
@@ -302,7 +320,13 @@ class LLMBackend(ABC):
         return list(request.messages)
 
     def _execute(self, request: LLMRequest[T]) -> LLMResult[T]:
-        messages = self._render(request)
+        if request.forced is not None and not self.reads_forced:
+            raise LLMRequestError(
+                f"{self.name}:{self.model} cannot read logprobs along a given reply (a forced reading): use the "
+                "llama.cpp engine (make_llm('llamacpp:...') or 'local-capable'), or "
+                "SimulationScorer(mode='all_at_once')"
+            )
+        messages = request.messages if request.forced is not None else self._render(request)
         replies: list[Reply] = []
         notes: list[str] = []
         while True:

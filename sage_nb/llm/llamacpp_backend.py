@@ -28,9 +28,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sage_nb.llm.base import LLMBackend, LLMRequest, Message, Reply
+from sage_nb.llm.base import ForcedReading, LLMBackend, LLMRequest, Message, Reply
 from sage_nb.llm.embedded import ModelSize, model_size, resolve_gguf
 from sage_nb.llm.errors import LLMRequestError
+from sage_nb.llm.llamacpp_forced import read_forced
 from sage_nb.llm.llamacpp_logprobs import LogitsTap
 from sage_nb.llm.parsing import json_schema
 from sage_nb.llm.usage import Usage, UsageTracker
@@ -39,6 +40,8 @@ from sage_nb.llm.usage import Usage, UsageTracker
 LLAMA_CPP_REQUIREMENT = "llama-cpp-python==0.3.36"
 #: ``max_tokens`` when a request leaves it unset.
 DEFAULT_MAX_TOKENS = 512
+#: Next tokens a forced reading always reports (with the top ``k``): the numbers 0-10 a simulator reads.
+FORCED_ALWAYS = tuple(str(i) for i in range(11))
 #: Environment variable that sets the thread count.
 THREADS_ENV = "SAGE_NB_LLM_THREADS"
 
@@ -146,6 +149,7 @@ class LlamaCppBackend(LLMBackend):
     # The grammar guarantees the schema's shape; a failure can only be truncation, which a repair turn with the same
     # token budget would not fix.
     repair_turns = 0
+    reads_forced = True
 
     def __init__(
         self,
@@ -222,6 +226,8 @@ class LlamaCppBackend(LLMBackend):
     # ----- one turn -----
 
     def _turn(self, messages: list[Message], request: LLMRequest[Any]) -> Reply:
+        if request.forced is not None:
+            return self._read(messages, request)
         llama_cpp = require_llama_cpp()
         llm = self.load()
         grammar = self.grammar(request.schema)
@@ -279,6 +285,33 @@ class LlamaCppBackend(LLMBackend):
             finish_reason=choice.get("finish_reason"),
             logprobs=logprobs,
             notes=notes,
+            generation_s=wall,
+        )
+
+    def _read(self, messages: list[Message], request: LLMRequest[Any]) -> Reply:
+        """A forced reading (see :mod:`sage_nb.llm.llamacpp_forced`): no token is generated."""
+        llm = self.load()
+        assert request.forced is not None
+        with self._lock:
+            start = time.perf_counter()
+            try:
+                readings, prompt_tokens, evaluated = read_forced(
+                    llm, messages, request.forced, int(request.logprobs or 1), FORCED_ALWAYS
+                )
+            except ValueError as err:
+                raise LLMRequestError(
+                    f"forced reading failed on {self.model}: {err}; pass a larger n_ctx= to make_llm or shorten the "
+                    "text"
+                ) from None
+            wall = time.perf_counter() - start
+        timing = Timings(calls=1, prompt_tokens=prompt_tokens, cached_tokens=prompt_tokens - evaluated,
+                         prefill_tokens=evaluated, prefill_s=wall, wall_s=wall)  # fmt: skip
+        self.perf.add(request.role, timing)
+        return Reply(
+            text=ForcedReading(readings=len(readings)).model_dump_json(),
+            usage=Usage(prompt_tokens, 0, timing.cached_tokens),
+            finish_reason="forced",
+            logprobs=readings,
             generation_s=wall,
         )
 

@@ -64,6 +64,7 @@ def record_line(request: LLMRequest[Any], result: LLMResult[Any]) -> dict[str, A
             "seed": request.seed,
             "max_tokens": request.max_tokens,
             "logprobs": request.logprobs,
+            **({"forced": list(request.forced)} if request.forced is not None else {}),
         },
         "reply": {
             "ok": result.ok,

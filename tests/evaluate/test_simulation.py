@@ -325,3 +325,64 @@ def test_local_model_simulates_with_logprobs(planted):
     for context in score.details["contexts"]:
         assert len(context["predicted"]) == context["n_tokens"]
         assert all(0 <= p <= 10 for p in context["predicted"])
+
+
+# -- forced readings -------------------------------------------------------------------------------------------------
+class ReadingLLM(LLMBackend):
+    """A test backend that reads forced replies: '9' is likely after a weekday's line, '0' elsewhere."""
+
+    name = "reading-test"
+    reads_forced = True
+
+    def __init__(self, readings: int | None = None) -> None:
+        super().__init__("reading-test", max_workers=1)
+        self.readings = readings
+        self.requests = []
+
+    def _turn(self, messages, request) -> Reply:
+        self.requests.append(request)
+        weekday = (("9", math.log(0.8)), ("0", math.log(0.2)))
+        other = (("0", math.log(0.9)), ("x", math.log(0.05)), ("2", math.log(0.05)))
+        out = [
+            TokenLogprob("", 0.0, weekday if segment.rstrip("\t").endswith("Monday'") else other)
+            for segment in request.forced[: self.readings]
+        ]
+        return Reply(text=f'{{"readings": {len(out)}}}', finish_reason="forced", logprobs=out)
+
+
+def test_forced_mode_reads_one_number_after_each_token(planted):
+    llm = ReadingLLM()
+    score = SimulationScorer(mode="forced").score(GOOD, three_token_setup(planted, llm))
+    request = llm.requests[0]
+    assert request.forced == ("'On'\t", "0\n'␣Monday'\t", "0\n'.'\t")  # each token's slot; earlier slots hold 0
+    assert request.messages[-1]["content"].startswith("Explanation: 'Fires on weekday names")
+    context = score.details["contexts"][0]
+    assert context["predicted"] == pytest.approx([0.1 / 0.95, 7.2, 0.1 / 0.95], abs=1e-4)  # "x" is no number
+    assert score.details["mode"] == "forced" and score.details["method"] == "logprobs"
+    assert score.value == pytest.approx(pearson([0.0, 10.0, 0.0], context["predicted"])[0])
+
+
+def test_forced_mode_fails_a_sample_whose_readings_do_not_match_its_tokens(planted):
+    score = SimulationScorer(mode="forced").score(GOOD, three_token_setup(planted, ReadingLLM(readings=2)))
+    assert score.details["failed"] == 1 and score.value is None
+    assert "2 readings for 3 tokens" in score.details["contexts"][0]["errors"][0]
+
+
+def test_forced_mode_names_the_engine_when_the_backend_cannot_read(planted):
+    from sage_nb.llm import LLMRequestError
+
+    with pytest.raises(LLMRequestError, match="forced reading"):
+        SimulationScorer(mode="forced").score(GOOD, three_token_setup(planted, LogprobLLM(REPLY, None)))
+
+
+@pytest.mark.slow
+def test_local_engine_reads_a_simulation_forced(planted):
+    pytest.importorskip("llama_cpp")
+    from sage_nb.llm import make_llm
+
+    setup = make_setup(planted, make_llm("llamacpp:smollm2-135m"), active=ACTIVE[:2], zeros=ZEROS[:1])
+    score = SimulationScorer(mode="forced").score(GOOD, setup)
+    assert score.details["failed"] == 0 and score.details["method"] == "logprobs", score.notes
+    for context in score.details["contexts"]:
+        assert len(context["predicted"]) == context["n_tokens"]
+        assert all(0 <= p <= 10 for p in context["predicted"])
