@@ -201,6 +201,13 @@ def _devices(text: str) -> list[str]:
     return devices
 
 
+def _simulation(mode: str) -> Any:
+    """The simulation scorer in ``mode`` (imported here: the evaluate layer loads torch)."""
+    from sage_nb.evaluate.simulation import SimulationScorer
+
+    return SimulationScorer(mode=mode)  # type: ignore[arg-type]  # argparse choices
+
+
 def _scorers(text: str) -> list[str]:
     """An argparse type: comma-separated scorer names, each one :mod:`sage_nb.evaluate.report` knows."""
     from sage_nb.evaluate.report import SCORERS  # light: no torch
@@ -333,8 +340,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         held = mine_exemplars(target, args.held_out_contexts, held_out=True)
     baseline = [] if args.no_baseline else baseline_candidates(llm, target, features, index)
     candidates = candidates_from(runs, baseline, user) + stored + top_tokens_candidates(args, target, features, index)
+    scorers = [_simulation(args.sim_mode) if name == "simulation" else name for name in args.scorers]
     report = evaluate(
-        target, candidates, llm, index=index, held_out=held, scorers=args.scorers,
+        target, candidates, llm, index=index, held_out=held, scorers=scorers,
         representation=args.representation, output_dir=args.output_dir, seed=args.seed,
     )  # fmt: skip
     print(report.table().to_string(index=False))
@@ -526,6 +534,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="gen,simulation,detection,input",
         type=_scorers,
         help="comma-separated (default %(default)s)",
+    )
+    p.add_argument(
+        "--sim_mode",
+        choices=["all_at_once", "forced", "per_token"],
+        default="all_at_once",
+        help="how simulation reads the LLM: all_at_once (it writes one number per token; any backend) or forced "
+        "(one number read after each token; the llama.cpp engine, better with small models)",
     )
     p.add_argument("--representation", choices=["description", "labels"], default="description")
     p.add_argument("--contexts", type=_positive_int, default=2000, help="contexts mined for exemplars")

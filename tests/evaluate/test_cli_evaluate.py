@@ -67,3 +67,19 @@ def test_user_explanations_are_scored_and_written(tmp_path, capsys, monkeypatch)
     again = json.loads((tmp_path / "eval" / "feature_2_comparison.json").read_text())
     assert again["explainers"]["user"]["scores"]["input"]["value"] == 1.0
     assert again["explainers"]["top-tokens"] == computed
+
+
+@pytest.mark.slow  # mines both corpus splits for the planted target, then reads the embedded model
+def test_sim_mode_forced_reads_the_simulation_with_the_llama_cpp_engine(tmp_path, capsys):
+    pytest.importorskip("llama_cpp")
+    user = tmp_path / "mine.json"
+    user.write_text(json.dumps({"2": "fires on digits"}))
+    args = ["evaluate", "--sae_path", "planted", "--features", "digit", "--no_baseline", "--explanations", str(user),
+            "--scorers", "simulation", "--sim_mode", "forced", "--llm", "llamacpp:smollm2-135m",
+            "--contexts", "200", "--held_out_contexts", "200", "--sage_dir", str(tmp_path / "x"),
+            "--output_dir", str(tmp_path / "eval")]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    comparison = json.loads((tmp_path / "eval" / "feature_2_comparison.json").read_text())
+    details = comparison["explainers"]["user"]["scores"]["simulation"]["details"]
+    assert details["mode"] == "forced" and details["method"] == "logprobs" and details["failed"] == 0
+    assert all(len(c["predicted"]) == c["n_tokens"] for c in details["contexts"])
