@@ -40,7 +40,7 @@ from sage_nb.evaluate.base import Candidate, EvalSetup, Sample, Score, Scorer
 from sage_nb.llm.base import ForcedReading, LLMRequest, LLMResult, TokenLogprob
 
 MODES = ("all_at_once", "per_token", "forced")
-#: LLM role tags of the two modes' calls.
+#: LLM role tags: ``all_at_once`` and ``forced`` calls, ``per_token`` calls.
 ROLE, TOKEN_ROLE = "simulation", "simulation_token"
 #: Default bound on the calls of ``mode="per_token"`` (one call per token).
 DEFAULT_MAX_CALLS = 400

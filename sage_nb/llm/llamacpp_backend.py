@@ -11,7 +11,9 @@ after it): at a position where the grammar allows only digits, the alternatives 
 chosen token is added when it is not among the top ``k``. Readers of logprobs keep the alternatives they can use and
 renormalise (see :mod:`sage_nb.evaluate.simulation`). They are read at each sampling step by a logits processor
 (:mod:`sage_nb.llm.llamacpp_logprobs`) on the same context, not from llama-cpp-python's ``logits_all`` context,
-which costs memory and sorts the whole vocabulary in Python at every token.
+which costs memory and sorts the whole vocabulary in Python at every token. A request with ``forced`` segments is
+read, not generated (:mod:`sage_nb.llm.llamacpp_forced`): one pass over the given reply, logits kept only where
+they are read.
 
 Threads: llama.cpp's threads spin while they wait, so two busy processes with two threads each slow each other
 several-fold. :func:`default_threads` uses the cores not already busy (``SAGE_NB_LLM_THREADS`` overrides it).
