@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from sage_nb.agent import prompts
 from sage_nb.agent.causal_tests import run_effects, supports_causal
+from sage_nb.agent.class_names import class_name_problem
 from sage_nb.agent.context_probe import (
     STRONG_FRACTION,
     context_tails,
@@ -37,6 +38,7 @@ from sage_nb.agent.records import (
     Turn,
 )
 from sage_nb.agent.states import (
+    MAX_CLASSES,
     Bounds,
     after_analysis,
     close_all_open,
@@ -440,13 +442,15 @@ class SageLoop:
         return None if found is None else self._class_hypothesis("H2", seen, *found)
 
     def _ask_class(
-        self, messages: list[dict[str, str]], seen: list[str], tried: set[str], refuted: str = ""
+        self, messages: list[dict[str, str]], seen: list[str], tried: set[str], refuted: Sequence[str] = ()
     ) -> tuple[str, list[str], list[str]] | None:
         """(class name, new members, non-members) from the generalizer, or None. Members that are ``seen`` tokens or
         were ``tried`` (case-folded) are dropped; when none is left, a second call asks for members of the class it
-        named, showing only the name so that the seen tokens cannot be copied back (a sampled retry of the same
-        request when it named no class, or named the ``refuted`` class again)."""
+        named, showing only the name so that the seen tokens cannot be copied back. A name that names no class
+        (:func:`class_name_problem`) is asked for again, told why; a reply with no name, or one of the ``refuted``
+        classes again, gets a sampled retry of the same request."""
         first = ""
+        gone = {r.casefold(): r for r in refuted}
         for attempt in range(2):
             (result,) = self._call_many("generalizer", [messages], sampled=attempt > 0 and not first)
             if not result.ok:
@@ -456,8 +460,11 @@ class SageLoop:
             members = [m for m in members if m.casefold() not in tried]
             name = first or name  # a members call keeps the class it was asked about
             why = "no new member or non-member"
-            if refuted and name.casefold() == refuted.casefold():
-                name, why = "", f"the refuted class '{refuted}' named again"
+            problem = class_name_problem(name, seen) if not first and any(c.isalnum() for c in name) else ""
+            if name.casefold() in gone:
+                name, why = "", f"the refuted class '{gone[name.casefold()]}' named again"
+            elif problem:
+                why, rejected, name = f"'{name}' names no class: {problem}", name, ""
             if members and outside and any(c.isalnum() for c in name):
                 decision = (
                     f"class '{name}' proposed; to test: members {', '.join(map(repr, members))} (expect high), "
@@ -469,10 +476,12 @@ class SageLoop:
             if attempt == 0 and any(c.isalnum() for c in name):
                 first, again = name, f"; asking for members of '{name}' alone"
             elif attempt == 0:
-                again = "; asking once more (sampled)"
+                again = "; asking again, told why" if problem else "; asking once more (sampled)"
             self._turn("generalizer", messages, result, decision=f"no class hypothesis: {why}{again}")
             if first:
                 messages = prompts.class_members_messages(first)
+            elif problem:
+                messages = prompts.class_renamed_messages(messages, rejected, problem)
         return None
 
     def _class_hypothesis(
@@ -483,15 +492,18 @@ class SageLoop:
                           class_name=name)  # fmt: skip
 
     def _reclass(self, h: Hypothesis) -> None:
-        """After the class hypothesis ``h`` was refuted by its substitutions, ask once per run for a narrower class
-        (told which members fired and which stayed silent) and open it as a new hypothesis, tested the same way."""
+        """After the class hypothesis ``h`` was refuted by its substitutions, ask for a narrower class (told which
+        members fired and which stayed silent; at most :data:`MAX_CLASSES` classes per run) and open it as a new
+        hypothesis, tested the same way."""
         s = self.state
-        if sum(bool(x.class_name) for x in s.hypotheses) > 1 or over_budget(s, self.bounds, 2):
+        classes = [x for x in s.hypotheses if x.class_name]
+        if len(classes) >= MAX_CLASSES or over_budget(s, self.bounds, 2):
             return
         seen = [t for t in h.tokens if t not in h.members]
         fired, silent = substituted_members(h)
         messages = prompts.reclass_messages(s, seen, h.class_name, fired, silent)
-        found = self._ask_class(messages, seen, {m.casefold() for m in h.members}, refuted=h.class_name)
+        tried = {m.casefold() for x in classes for m in x.members}
+        found = self._ask_class(messages, seen, tried, refuted=[x.class_name for x in classes])
         if found is not None:
             s.hypotheses.append(self._class_hypothesis(f"H{len(s.hypotheses) + 1}", seen, *found))
 

@@ -374,6 +374,15 @@ def class_members_messages(name: str) -> list[dict[str, str]]:
     return [_system("generalizer"), {"role": "user", "content": user}]
 
 
+def class_renamed_messages(messages: Sequence[Mapping[str, str]], name: str, problem: str) -> list[dict[str, str]]:
+    """The generalizer's ``messages`` again, told why the class ``name`` it gave names no class (``problem``)."""
+    out = [dict(m) for m in messages]
+    out[-1]["content"] += (
+        f"\n\nNot '{name}': {problem}. class_name: what kind of word or symbol they are, by what they mean or do."
+    )
+    return out
+
+
 def reclass_messages(
     state: RunState, tokens: Sequence[str], tried: str, fired: Sequence[str], silent: Sequence[str]
 ) -> list[dict[str, str]]:

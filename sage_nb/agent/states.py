@@ -30,6 +30,8 @@ ACCEPT_AGREEMENT = 0.75
 REFUTE_AGREEMENT = 0.5
 #: Judged tests a hypothesis needs before any verdict other than 'keep_testing' counts.
 MIN_TESTS = 2
+#: Class hypotheses a run may open: the generalizer's class and, each time one is refuted, a narrower one.
+MAX_CLASSES = 3
 
 
 @dataclass
@@ -59,11 +61,22 @@ def over_budget(state: RunState, bounds: Bounds, upcoming_calls: int = 1) -> str
     return None
 
 
+def silent_member(h: Hypothesis) -> bool:
+    """Whether a member of class hypothesis ``h`` stayed low when it stood in the peaks' place: the feature does
+    not fire on the whole class, so the class is broader than the feature (a narrower one may hold)."""
+    return bool(h.class_name) and any(
+        t.source == "substitutions" and t.expect == "high" and t.level == "low" for t in h.current_tests
+    )
+
+
 def evidence_verdict(h: Hypothesis) -> str | None:
-    """What the measurements alone say: 'accept', 'refute', or None while they are too few or mixed."""
+    """What the measurements alone say: 'accept', 'refute', or None while they are too few or mixed. A class
+    hypothesis with a :func:`silent_member` is refuted however many of its other tests agree."""
     agreement = h.agreement
     if agreement is None or h.evidence_count < MIN_TESTS:
         return None
+    if silent_member(h):
+        return "refute"
     fired = any(t.expect == "high" and t.agrees for t in h.current_tests)
     if agreement >= ACCEPT_AGREEMENT and (fired or any(e.agrees for e in h.current_effects)):
         return "accept"

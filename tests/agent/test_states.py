@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from sage_nb.agent.records import Hypothesis, Measurement, RunState
@@ -15,6 +17,7 @@ from sage_nb.agent.states import (
     over_budget,
     rests_on_accepted,
     settle,
+    silent_member,
 )
 
 
@@ -133,3 +136,18 @@ def test_a_description_rests_on_an_accepted_hypothesis_when_it_names_its_tokens_
     caps = Hypothesis("H1", "Fires on 'AL' (20%), 'ED' (11%)", tokens=["AL", "ED"], status="accepted")
     assert not rests_on_accepted("The cast of characters is a xenolingua; AL100", [caps])  # 'al' inside words
     assert rests_on_accepted("Fires on AL in BOX DRAWINGS", [caps])
+
+
+def test_a_class_with_a_silent_member_is_refuted_however_many_tests_agree():
+    def sub(expect: str, level: str) -> Measurement:
+        return replace(m(expect, level), source="substitutions")
+
+    tests = [sub("high", "high"), sub("high", "high"), sub("high", "high"), sub("low", "low"), sub("high", "low")]
+    klass = Hypothesis("H2", "Fires on weekday names", tests=tests, rounds=1, class_name="weekday names")
+    assert klass.agreement == pytest.approx(0.8)  # enough to accept a hypothesis that is not a class ...
+    assert evidence_verdict(replace(klass, class_name="")) == "accept"
+    assert silent_member(klass) and evidence_verdict(klass) == "refute"  # ... but a member stayed silent
+    medium = replace(klass, tests=[*tests[:4], sub("high", "medium")])
+    assert not silent_member(medium) and evidence_verdict(medium) == "accept"  # it fired, if weakly
+    designed = replace(klass, tests=[*tests[:4], m("high", "low"), m("high", "high")])
+    assert not silent_member(designed)  # only a member in the peaks' place speaks for the class

@@ -1,0 +1,39 @@
+"""Whether a generalizer's class name names a class at all.
+
+A small model asked for the class of its peak tokens often copies a word-position label from the evidence block
+('whole word') or strings the tokens themselves together ('return class'). Neither says what kind of token fires,
+and a class tested under such a name can only be accepted as what the statistics already said.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sage_nb.evidence import CLASSES
+
+#: The evidence's word-position classes: where a token sits in its word, never what kind of word it is.
+POSITION_CLASSES = frozenset(CLASSES[:3])
+#: Words that only say "a token" when a class name is made of them and of the seen tokens.
+_FILLER = frozenset({"token", "word", "words", "tokens", "the", "a", "an", "and", "or", "of", "piece", "pieces"})
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def class_name_problem(name: str, seen: Sequence[str]) -> str:
+    """Why ``name`` names no class of the ``seen`` tokens ('' when it does): a word-position label of the
+    evidence, or nothing but the seen tokens themselves (and filler words such as 'word')."""
+    words = [_singular(w) for w in re.findall(r"\w+", name.casefold())]
+    if not words:
+        return "it holds no word"
+    if " ".join(words) in {_singular(c) for c in POSITION_CLASSES} | {"word", "token"}:
+        return "it says where a token sits in its word, not what kind of token it is"
+    own = {_singular(t.strip().casefold()) for t in seen if t.strip()}
+    if all(w in own or w in _FILLER for w in words):
+        return "it repeats the tokens instead of naming their kind"
+    return ""
+
+
+__all__ = ["POSITION_CLASSES", "class_name_problem"]
