@@ -263,14 +263,19 @@ def simulation_messages(explanation: str, tokens: Sequence[str]) -> list[dict[st
     """All-at-once simulation: the explanation, the text and its tokens numbered from 0, one per line."""
     lines = "\n".join(f"{i} {_sim_token(t)}" for i, t in enumerate(tokens))
     user = (
-        f"Explanation: {_quoted_explanation(explanation)}\n\nText: '{readable(''.join(tokens))}'\n\n"
+        f"{_explained_text(explanation, readable(''.join(tokens)))}\n\n"
         f"Tokens ({len(tokens)}):\n{lines}\n\nPredict {len(tokens)} activations."
     )
     return _messages(SIMULATION_SYSTEM.format(n=len(tokens)), user)
 
 
+def _explained_text(explanation: str, shown: str) -> str:
+    """The head every reading prompt shares: the quoted explanation, then the text as ``shown``."""
+    return f"Explanation: {_quoted_explanation(explanation)}\n\nText: '{shown}'"
+
+
 def _forced_user(explanation: str, tokens: Sequence[str]) -> str:
-    return f"Explanation: {_quoted_explanation(explanation)}\n\nText: '{readable(''.join(tokens))}'"
+    return _explained_text(explanation, readable("".join(tokens)))
 
 
 def forced_simulation_messages(explanation: str, tokens: Sequence[str]) -> list[dict[str, str]]:
@@ -295,7 +300,7 @@ def forced_simulation_segments(tokens: Sequence[str]) -> tuple[str, ...]:
 def token_simulation_messages(explanation: str, tokens: Sequence[str], position: int) -> list[dict[str, str]]:
     """Per-token simulation: the explanation and the text with token ``position`` marked."""
     user = (
-        f"Explanation: {_quoted_explanation(explanation)}\n\nText: '{mark_tokens(tokens, [position])}'\n\n"
+        f"{_explained_text(explanation, mark_tokens(tokens, [position]))}\n\n"
         f"Token: {_sim_token(tokens[position])}. Predict its activation."
     )
     return _messages(TOKEN_SIMULATION_SYSTEM, user)
@@ -303,14 +308,14 @@ def token_simulation_messages(explanation: str, tokens: Sequence[str], position:
 
 def detection_messages(explanation: str, text: str) -> list[dict[str, str]]:
     """Detection: does ``text`` contain what the explanation describes?"""
-    user = f"Explanation: {_quoted_explanation(explanation)}\n\nText: '{readable(text)}'\n\nAnswer yes or no."
+    user = f"{_explained_text(explanation, readable(text))}\n\nAnswer yes or no."
     return _messages(DETECTION_SYSTEM, user)
 
 
 def fuzzing_messages(explanation: str, tokens: Sequence[str], marked: Collection[int]) -> list[dict[str, str]]:
     """Fuzzing: are the ``marked`` tokens of the text what the explanation describes?"""
     user = (
-        f"Explanation: {_quoted_explanation(explanation)}\n\nText: '{mark_tokens(tokens, marked)}'\n\n"
+        f"{_explained_text(explanation, mark_tokens(tokens, marked))}\n\n"
         "Are the marked tokens what the explanation describes? Answer yes or no."
     )
     return _messages(FUZZING_SYSTEM, user)

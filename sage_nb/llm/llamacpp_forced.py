@@ -12,28 +12,38 @@ the previous prompt (the same system prompt and explanation) are not evaluated a
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from sage_nb.llm.base import Message, TokenLogprob
+from sage_nb.llm.llamacpp_logprobs import top_k
+
+#: The chat formatter of each loaded model, built (its template compiled) once.
+_FORMATTERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _formatter(llm: Any) -> Any:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    if llm not in _FORMATTERS:
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError("the model has no chat template in its GGUF metadata: forced readings need one")
+        eos, bos = llm.token_eos(), llm.token_bos()
+        _FORMATTERS[llm] = Jinja2ChatFormatter(
+            template=template,
+            eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
+            bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
+        )
+    return _FORMATTERS[llm]
 
 
 def chat_prompt(llm: Any, messages: Sequence[Message]) -> str:
     """``messages`` rendered by the model's own chat template, ending where the assistant's reply starts."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    template = llm.metadata.get("tokenizer.chat_template")
-    if not template:
-        raise ValueError("the model has no chat template in its GGUF metadata: forced readings need one")
-    eos, bos = llm.token_eos(), llm.token_bos()
-    formatter = Jinja2ChatFormatter(
-        template=template,
-        eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
-        bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
-    )
-    return formatter(messages=list(messages)).prompt
+    return _formatter(llm)(messages=list(messages)).prompt
 
 
 def forced_tokens(llm: Any, prompt: str, segments: Sequence[str]) -> tuple[list[int], list[int]]:
@@ -86,11 +96,8 @@ def forced_logits(llm: Any, tokens: list[int], points: Sequence[int]) -> tuple[d
 
 def top_logprobs(llm: Any, logits: np.ndarray, k: int, always: Sequence[int] = ()) -> tuple[tuple[str, float], ...]:
     """The ``k`` most likely next tokens (text, logprob) best first, then the tokens of ``always`` not among them."""
-    peak = float(logits.max())
-    norm = peak + float(np.log(np.exp(logits - peak).sum()))
-    k = min(max(1, k), len(logits))
-    top = np.argpartition(-logits, k - 1)[:k]
-    ids = [int(i) for i in top[np.argsort(-logits[top])]]
+    top, norm = top_k(logits, k)
+    ids = [int(i) for i in top]
     ids += [int(i) for i in always if int(i) not in ids]
     out: dict[str, float] = {}
     for i in ids:

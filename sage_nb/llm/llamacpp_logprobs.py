@@ -18,6 +18,16 @@ import numpy as np
 from sage_nb.llm.base import TokenLogprob
 
 
+def top_k(logits: np.ndarray, k: int) -> tuple[np.ndarray, float]:
+    """The ids of the ``k`` largest ``logits`` (at least one), best first, and the log normaliser of the whole
+    vector (``logits[i] - norm`` is token ``i``'s logprob)."""
+    peak = float(logits.max())
+    norm = peak + float(np.log(np.exp(logits - peak).sum()))
+    k = min(max(1, k), len(logits))
+    top = np.argpartition(-logits, k - 1)[:k]
+    return top[np.argsort(-logits[top])], norm
+
+
 class LogitsTap:
     """A llama-cpp-python logits processor that records the top ``k`` logprobs at every sampling step."""
 
@@ -29,11 +39,7 @@ class LogitsTap:
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         logits = np.array(scores, dtype=np.float64)
-        peak = float(logits.max())
-        norm = peak + float(np.log(np.exp(logits - peak).sum()))
-        k = min(self.k, len(logits))
-        top = np.argpartition(-logits, k - 1)[:k]
-        top = top[np.argsort(-logits[top])]
+        top, norm = top_k(logits, self.k)
         self._steps.append((len(input_ids), top, logits[top] - norm, norm, logits))
         return scores
 
