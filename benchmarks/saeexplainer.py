@@ -8,10 +8,12 @@ round on the test features, and the minutes spent in all stages (model loading a
 happen inside the first stage that needs them).
 
     python benchmarks/saeexplainer.py [--out saeexplainer_run] [--input_style vector] [--llm local-capable]
+        [--n_train 12 --n_val 4 --n_test 6 --candidates 6 --reward_texts 4 --dpo_rounds 2]
 
 ``--llm`` names the teacher, the reward-text writer and the scorer (the explainer being trained stays the 135M);
 with ``local-capable`` each of their calls (one per reward text: ``candidates x reward_texts`` per feature and
-round) is a 1.5B call, so the run is many times longer than with the default.
+round) is a 1.5B call, so the run is many times longer than with the default; the size flags shrink it (a run's
+sizes are part of its settings, so a resumed run must repeat them).
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ def main() -> None:
     parser.add_argument("--out", default="saeexplainer_run")
     parser.add_argument("--input_style", choices=["exemplars", "vector"], default="exemplars")
     parser.add_argument("--llm", default="local", help="teacher, reward-text writer and scorer LLM (a make_llm spec)")
+    sizes = ("n_train", "n_val", "n_test", "candidates", "reward_texts", "dpo_rounds")
+    for name in sizes:
+        parser.add_argument(f"--{name}", type=int, default=None, help=f"ExplainerTrainingConfig.{name} (default: its)")
     args = parser.parse_args()
 
-    cfg = ExplainerTrainingConfig(input_style=args.input_style, llm=args.llm)
+    sized = {name: getattr(args, name) for name in sizes if getattr(args, name) is not None}
+    cfg = ExplainerTrainingConfig(input_style=args.input_style, llm=args.llm, **sized)
     run = train_explainer(cfg, args.out)
     print(run.progression().to_string(index=False))
     means = run.summary["means"]
