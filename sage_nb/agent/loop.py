@@ -800,7 +800,7 @@ class SageLoop:
             labels = [undo_prompt_marks(label) for label in reply.labels if undo_prompt_marks(label)]
             written = Explanation(undo_prompt_marks(reply.description), labels, evidence)
         said = " ".join([written.description, *labels]) if written is not None else ""
-        refuted = names_refuted_members(said, s.hypotheses)
+        refuted = names_refuted_members(written.description, labels, s.hypotheses) if written is not None else []
         faithful = rests_on_accepted(said, s.hypotheses) and names_accepted_class(said, s.hypotheses) and not refuted
         if written is not None and faithful:
             s.explanation = written

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import get_args
 
 from sage_nb.agent.records import Hypothesis, Phase, RunState
-from sage_nb.core.text import names_token
+from sage_nb.core.text import names_token, quotes_token
 from sage_nb.explainers.top_tokens import CLASS_PHRASES, CLASS_STEMS
 
 PHASES: tuple[Phase, ...] = get_args(Phase)
@@ -136,15 +136,26 @@ def names_accepted_class(text: str, hypotheses: Sequence[Hypothesis]) -> bool:
     return True
 
 
-def names_refuted_members(text: str, hypotheses: Sequence[Hypothesis]) -> list[str]:
-    """The members of refuted class hypotheses that ``text`` names (whole, two characters or more) although no
-    accepted hypothesis names them: the substitutions measured that the feature does not fire on them."""
+def names_refuted_members(description: str, labels: Sequence[str], hypotheses: Sequence[Hypothesis]) -> list[str]:
+    """The members of refuted class hypotheses that a final ``description`` and its ``labels`` name (two characters
+    or more) although no accepted hypothesis names them: the substitutions measured that the feature does not fire
+    on them. A member is named when it is quoted, is a label, or (unless it is a lower-case word, which reads as
+    prose: 'the', 'in', 'peak') appears whole with its own case."""
     backed = {t.strip().casefold() for h in hypotheses if h.status == "accepted" for t in h.tokens}
+    said = " ".join([description, *labels])
+    named = {label.strip().casefold() for label in labels}
     out = []
     for h in hypotheses:
-        if h.status == "refuted" and h.members:
-            out += [m for m in h.members if m.strip().casefold() not in backed and len(m.strip()) >= 2
-                    and names_token(text, [m])]  # fmt: skip
+        if h.status != "refuted" or not h.members:
+            continue
+        for m in h.members:
+            body = m.strip()
+            if body.casefold() in backed or len(body) < 2:
+                continue
+            prose = body.isalpha() and body.islower()
+            whole = not prose and re.search(r"(?<!\w)" + re.escape(body) + r"(?!\w)", said) is not None
+            if quotes_token(said, body) or body.casefold() in named or whole:
+                out.append(m)
     return out
 
 

@@ -94,6 +94,12 @@ def names_token(text: str, tokens: Iterable[str], include_short: bool = False) -
     return False
 
 
+def quotes_token(text: str, token: str) -> bool:
+    """Whether ``text`` cites ``token`` (stripped, case-insensitive) in quotes: 'the', "in", `x`, ‘a’ or “b”."""
+    body, said = token.strip().casefold(), text.casefold()
+    return bool(body) and any(f"{o}{body}{c}" in said for o, c in _QUOTE_PAIRS)
+
+
 def _names_whitespace(said: str, token: str) -> bool:
     kind = next((mark for mark in WHITESPACE_NAMES if mark in token), " ")
     for name in WHITESPACE_NAMES[kind]:

@@ -13,6 +13,7 @@ from sage_nb.agent.states import (
     Bounds,
     after_analysis,
     evidence_verdict,
+    names_refuted_members,
     needs_design,
     over_budget,
     rests_on_accepted,
@@ -151,3 +152,17 @@ def test_a_class_with_a_silent_member_is_refuted_however_many_tests_agree():
     assert not silent_member(medium) and evidence_verdict(medium) == "accept"  # it fired, if weakly
     designed = replace(klass, tests=[*tests[:4], m("high", "low"), m("high", "high")])
     assert not silent_member(designed)  # only a member in the peaks' place speaks for the class
+
+
+def test_a_refuted_member_is_named_when_quoted_labelled_or_written_with_its_case_not_as_prose():
+    """From the second quality set: 'the', 'in' (members of a refuted 'whole word' class) and 'peak' were read in
+    the prose of a good synthesis ("in any text", "of the peak activation"), which was then thrown away."""
+    refuted = Hypothesis("H2", "c", status="refuted", members=["the", "in", "peak", "January"], class_name="x")
+    accepted = Hypothesis("H1", "Fires on 'r'", status="accepted", tokens=["r"])
+    hyps = [accepted, refuted]
+    prose = "Fires on 'r' (100% of the peak activation); it fires most in contexts like ': %r', not in the prose."
+    assert names_refuted_members(prose, ["r tokens"], hyps) == []
+    assert names_refuted_members("Fires on 'r', also on 'the' and 'in'.", [], hyps) == ["the", "in"]
+    assert names_refuted_members("Fires on r tokens.", ["peak"], hyps) == ["peak"]  # a label names it
+    assert names_refuted_members("Fires on r and on months like January.", [], hyps) == ["January"]
+    assert names_refuted_members("Fires on r; see january.", [], hyps) == []  # not with its own case
