@@ -445,13 +445,14 @@ class SageLoop:
         self, messages: list[dict[str, str]], seen: list[str], tried: set[str], refuted: Sequence[str] = ()
     ) -> tuple[str, list[str], list[str]] | None:
         """(class name, new members, non-members) from the generalizer, or None. Members that are ``seen`` tokens or
-        were ``tried`` (case-folded) are dropped; when none is left, a second call asks for members of the class it
+        were ``tried`` (case-folded) are dropped; when none is left, a further call asks for members of the class it
         named, showing only the name so that the seen tokens cannot be copied back. A name that names no class
-        (:func:`class_name_problem`) is asked for again, told why; a reply with no name, or one of the ``refuted``
-        classes again, gets a sampled retry of the same request."""
+        (:func:`class_name_problem`) is asked for again, told why (and the new name may get its members call); a
+        reply with no name, or one of the ``refuted`` classes again, gets a sampled retry of the same request."""
         first = ""
+        renamed = False
         gone = {r.casefold(): r for r in refuted}
-        for attempt in range(2):
+        for attempt in range(3):
             (result,) = self._call_many("generalizer", [messages], sampled=attempt > 0 and not first)
             if not result.ok:
                 self._turn("generalizer", messages, result, decision="no class hypothesis: the generalizer failed")
@@ -473,15 +474,17 @@ class SageLoop:
                 self._turn("generalizer", messages, result, decision=decision)
                 return name, members, outside
             again = ""
-            if attempt == 0 and any(c.isalnum() for c in name):
+            if (attempt == 0 or (renamed and not first)) and any(c.isalnum() for c in name):
                 first, again = name, f"; asking for members of '{name}' alone"
             elif attempt == 0:
                 again = "; asking again, told why" if problem else "; asking once more (sampled)"
             self._turn("generalizer", messages, result, decision=f"no class hypothesis: {why}{again}")
+            if not again:
+                return None
             if first:
                 messages = prompts.class_members_messages(first)
             elif problem:
-                messages = prompts.class_renamed_messages(messages, rejected, problem)
+                messages, renamed = prompts.class_renamed_messages(messages, rejected, problem), True
         return None
 
     def _class_hypothesis(

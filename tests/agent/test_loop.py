@@ -732,6 +732,19 @@ def test_a_class_name_that_names_no_class_is_asked_for_again_told_why(planted, w
     assert asked[1].startswith(asked[0]) and "what kind of word or symbol" in asked[1]
     assert state.hypotheses[1].class_name == "weekday names" and state.hypotheses[1].status == "accepted"
 
+    def renamed_with_seen_members(role, messages, request):  # python_keyword in the v4 run: 'keyword', seen tokens
+        content = messages[-1]["content"]
+        if "The class is 'weekday names'" in content:
+            return {"class_name": "weekday names", "new_members": unseen[:2], "non_members": ["noon", "table"]}
+        name = "weekday names" if "Not 'whole word'" in content else "whole word"
+        return {"class_name": name, "new_members": list(seen), "non_members": list(seen)}
+
+    policy = with_role(computed_aware, "generalizer", renamed_with_seen_members)
+    state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
+    decisions = [t.decision for t in state.turns if t.role == "generalizer"]
+    assert llm.calls.count("generalizer") == 3 and "members of 'weekday names' alone" in decisions[1]
+    assert state.hypotheses[1].class_name == "weekday names" and state.hypotheses[1].members == unseen[:2]
+
     stubborn = with_role(computed_aware, "generalizer", {"class_name": seen[0], "new_members": unseen[:2],
                                                          "non_members": ["noon", "table"]})  # fmt: skip
     state, llm = run(planted, weekday, stubborn, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
