@@ -824,12 +824,14 @@ class SageLoop:
 
 
 def _class_of(reply: Any, seen: Sequence[str]) -> tuple[str, list[str], list[str]]:
-    """(class name, new members, non-members) of a generalizer reply: members that are seen tokens are dropped, and
-    so are non-members of the seen tokens' own shape (a digit is no control for digits). Members take the seen
+    """(class name, new members, non-members) of a generalizer reply: members that are seen tokens or words of the
+    generalizer's prompt (:func:`~sage_nb.agent.prompts.generalizer_prompt_words`) are dropped, and so are
+    non-members of the seen tokens' own shape (a digit is no control for digits). Members take the seen
     tokens' case (:func:`in_case_of`): they are tested in the peaks' place, where 'tuesday' for 'Monday' would test
     the case, not the class."""
     have = {t.casefold() for t in seen}
-    members = [in_case_of(seen, m) for m in _new_words(reply.new_members, have)]
+    copied = prompts.generalizer_prompt_words() - have  # words of the prompt listed as members were copied from it
+    members = [in_case_of(seen, m) for m in _new_words(reply.new_members, have | copied)]
     shared = set.intersection(*(_shape(t) for t in seen))  # e.g. every seen token is a digit
     taken = have | {m.casefold() for m in members}
     outside = [t for t in _new_words(reply.non_members, taken) if not shared & _shape(t)]

@@ -8,6 +8,7 @@ always finishes inside its token budget, and nothing in a reply needs a double q
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal
 
@@ -362,6 +363,13 @@ def generalizer_messages(
         f"{named}. non_members: tokens of another kind that could stand in the same place."
     )
     return [_system("generalizer"), {"role": "user", "content": user}]
+
+
+def generalizer_prompt_words() -> frozenset[str]:
+    """Words (three letters or more, case-folded) of the generalizer's system prompt and of its members call: a
+    member it lists from these ('autoencoder', 'feature', 'peaks') was copied from the prompt, not from the class."""
+    text = SYSTEM["generalizer"] + class_members_messages("x")[1]["content"]
+    return frozenset(w for w in re.findall(r"[^\W\d_]+", text.casefold()) if len(w) >= 3)
 
 
 def class_members_messages(name: str) -> list[dict[str, str]]:

@@ -912,3 +912,15 @@ def test_the_context_probe_judges_a_plain_sentence_on_the_probed_word_not_its_fr
     assert plain and all(t.level == "high" for t in plain)  # the frames' first words fire
     assert "plain sentences too" not in h1.claim and "fires most in contexts like" in h1.claim
     assert all(t.expect is None for t in plain)  # their maximum is the frame's, shown without an expectation
+
+
+def test_members_copied_from_the_generalizers_prompt_are_dropped():
+    """The v5 run's members call for 'keyword' listed 'autoencoder', 'sparse', 'feature', 'peaks': words of the
+    generalizer's own system prompt. They are dropped; a seen token that is also a prompt word is not a member."""
+    from sage_nb.agent.loop import _class_of
+    from sage_nb.agent.prompts import GeneralizerReply
+
+    reply = GeneralizerReply(class_name="keyword", new_members=["autoencoder", "Peaks", "while", "yield"],
+                             non_members=["tokens", "apple"])  # fmt: skip
+    name, members, outside = _class_of(reply, ["return", "class"])
+    assert (name, members, outside) == ("keyword", ["while", "yield"], ["tokens", "apple"])  # controls stay
