@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -365,6 +366,7 @@ def generalizer_messages(
     return [_system("generalizer"), {"role": "user", "content": user}]
 
 
+@cache
 def generalizer_prompt_words() -> frozenset[str]:
     """Words (three letters or more, case-folded) of the generalizer's system prompt and of its members call: a
     member it lists from these ('autoencoder', 'feature', 'peaks') was copied from the prompt, not from the class."""

@@ -87,7 +87,7 @@ def names_token(text: str, tokens: Iterable[str], include_short: bool = False) -
             after = r"(?!\w)" if is_word_char(body[-1]) else ""
             if re.search(before + re.escape(body) + after, said):
                 return True
-        elif include_short and body and any(f"{o}{body}{c}" in said for o, c in _QUOTE_PAIRS):
+        elif include_short and quotes_token(said, body):
             return True
         elif include_short and not body and token and _names_whitespace(said, token):
             return True
