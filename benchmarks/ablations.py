@@ -18,9 +18,9 @@ Five experiments, each printed as a table:
   ``sage-nb train-sae --hook_name blocks.2.hook_resid_post --out l2``); SAGE and the baseline on a few seeded
   features of each, scored with GEN and simulation on held-out text.
 
-The base arm of every experiment is the loop whose hypotheses all come from the LLM (3 hypotheses, evidence,
-designed tests, ``computed_hypothesis=False``); ``quality.py`` runs the default, which for the local LLM opens H1
-with the computed sentence (``evidence_computed`` here). The ``no_evidence`` arm reuses the finished runs of
+By default the base arm of every experiment is the loop whose hypotheses all come from the LLM (3 hypotheses,
+evidence, designed tests, ``computed_hypothesis=False``); ``quality.py`` runs the default, which for the local LLM
+opens H1 with the computed sentence (``evidence_computed`` here). The ``no_evidence`` arm reuses the finished runs of
 ``quality.py --evidence-ablation`` given the same ``--out`` and ``--features 20``. Long on 2 CPU cores (run it in
 the background). The last line holds ``name=value`` pairs of the headline figures.
 
@@ -30,6 +30,12 @@ the background). The last line holds ``name=value`` pairs of the headline figure
     python benchmarks/ablations.py computed --features 0 --planted weekday,digit
     python benchmarks/ablations.py layers --saes l2,l8,l20 --features 5
     python benchmarks/ablations.py designer --llm openai:gpt-4o-mini   # any make_llm spec; runs are kept per LLM
+
+``--loop quality`` makes the base arm ``quality.py --generalize --context_probe``'s loop (the computed H1 for a
+local LLM, the class step, the context probe), so its planted runs copied into ``OUT/designed/planted`` are the
+designed arm (a run is reused only when its settings match) and only the random arm runs:
+
+    python benchmarks/ablations.py designer --loop quality --hypotheses 2 --features 0 --llm local-capable
 """
 
 from __future__ import annotations
@@ -216,10 +222,21 @@ def main() -> None:
     parser.add_argument("--out", default="ablation_results")
     parser.add_argument("--llm", default="local", help="agent, explainer and scorer LLM (a make_llm spec)")
     parser.add_argument("--only", default=None, help="run only these arms (comma-separated), e.g. to split the work")
+    parser.add_argument("--hypotheses", type=int, default=3, help="hypothesis slots of the base arm")
+    parser.add_argument(
+        "--loop",
+        choices=["llm", "quality"],
+        default="llm",
+        help="base arm: every hypothesis from the LLM (llm), or quality.py's loop (the computed H1, the class step "
+        "and the context probe: its planted runs with the same --hypotheses can be copied in as the designed arm)",
+    )
     args = parser.parse_args()
     start = time.time()
-    # every hypothesis from the LLM: the arms switch the computed H1 on where they compare it
-    base = AgentConfig(Bounds(hypotheses=3, rounds_per_hypothesis=args.rounds), computed_hypothesis=False)
+    bounds = Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds)
+    if args.loop == "quality":  # quality.py --generalize --context_probe
+        base = AgentConfig(bounds, generalize=True, context_probe=True)
+    else:  # every hypothesis from the LLM: the arms switch the computed H1 on where they compare it
+        base = AgentConfig(bounds, computed_hypothesis=False)
     experiments = {
         "designer": designer, "evidence": evidence, "computed": computed, "hypotheses": hypotheses, "layers": layers,
     }  # fmt: skip
