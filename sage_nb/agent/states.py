@@ -153,7 +153,7 @@ def names_refuted_members(description: str, labels: Sequence[str], hypotheses: S
             if body.casefold() in backed or len(body) < 2:
                 continue
             prose = body.isalpha() and body.islower()
-            whole = not prose and re.search(r"(?<!\w)" + re.escape(body) + r"(?!\w)", said) is not None
+            whole = not prose and names_token(said, [body], case_sensitive=True)
             if quotes_token(said, body) or body.casefold() in named or whole:
                 out.append(m)
     return out

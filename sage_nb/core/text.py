@@ -74,13 +74,15 @@ def is_word_char(c: str) -> bool:
     return c.isalnum() or c == "_"
 
 
-def names_token(text: str, tokens: Iterable[str], include_short: bool = False) -> bool:
-    """Whether ``text`` names one of ``tokens`` whole, case-insensitive: 'ed' is not named by "used", '==' is
-    named by "a==b". Tokens of one character and whitespace tokens are too ambiguous to count, unless
-    ``include_short``: then a one-character token counts when it stands in quotes ('#', "L", `5`) and a whitespace
-    token when the text calls it by name (:data:`WHITESPACE_NAMES`: "a line break", "newline", "a tab" ...)."""
-    said = text.casefold()
-    for token in {t.casefold() for t in tokens}:
+def names_token(text: str, tokens: Iterable[str], include_short: bool = False, case_sensitive: bool = False) -> bool:
+    """Whether ``text`` names one of ``tokens`` whole, case-insensitive unless ``case_sensitive``: 'ed' is not
+    named by "used", '==' is named by "a==b". Tokens of one character and whitespace tokens are too ambiguous to
+    count, unless ``include_short``: then a one-character token counts when it stands in quotes ('#', "L", `5`) and
+    a whitespace token when the text calls it by name (:data:`WHITESPACE_NAMES`: "a line break", "newline", "a tab"
+    ...)."""
+    fold = (lambda x: x) if case_sensitive else str.casefold
+    said = fold(text)
+    for token in {fold(t) for t in tokens}:
         body = token.strip()
         if len(body) >= 2:
             before = r"(?<!\w)" if is_word_char(body[0]) else ""

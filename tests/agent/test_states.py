@@ -166,3 +166,7 @@ def test_a_refuted_member_is_named_when_quoted_labelled_or_written_with_its_case
     assert names_refuted_members("Fires on r tokens.", ["peak"], hyps) == ["peak"]  # a label names it
     assert names_refuted_members("Fires on r and on months like January.", [], hyps) == ["January"]
     assert names_refuted_members("Fires on r; see january.", [], hyps) == []  # not with its own case
+    operator = Hypothesis("H3", "c", status="refuted", members=["==", "Januaryish"], class_name="y")
+    said = "Fires on r, as in a==b, and in Januaryish."
+    assert names_refuted_members(said, [], [accepted, operator]) == ["==", "Januaryish"]  # whole, not a word piece
+    assert names_refuted_members("Fires on r in JanuaryishX.", [], [accepted, operator]) == []
