@@ -6,9 +6,9 @@ reader does not use what differs. This separates the two without an LLM call, fr
 forced`` stored in ``OUT/eval``:
 
 - ``reader``: the stored score, recomputed from the per-token predictions (checked against the stored value);
-- ``literal``: a reader that predicts 1 on every token the explanation names (:func:`~sage_nb.core.text.names_token`
-  with short tokens and whitespace names: a quoted '#', "a line break") and 0 elsewhere. It cannot read negation or
-  context, so it is a floor of what the named tokens alone are worth, not a ceiling;
+- ``literal``: a reader that predicts 1 on every token the explanation cites (in quotes, or whitespace by name: "a
+  line break") and 0 elsewhere. It cannot read negation, classes or context, so it measures what the cited tokens
+  alone are worth, not what the explanation is worth;
 - ``agreement``: the Pearson correlation of the reader's predictions for SAGE's and the baseline's explanation of the
   same feature, over the same tokens: how far the reader's predictions move when the explanation changes.
 
@@ -19,7 +19,8 @@ Pooled over the quality runs given (disjoint feature sets), with the paired test
 
 Last line: ``reader_delta=<SAGE-baseline, the reader> literal_delta=<SAGE-baseline, the literal reader>
 literal_sage= literal_baseline= reader_literal_r=<correlation of the two readers' scores over features and
-explainers> agreement=<median over features> features=``.
+explainers> agreement=<median over features> early_late_ratio=<the reader's mean prediction on a window's first 8
+tokens over its mean from token 16 on> features=``.
 """
 
 from __future__ import annotations
@@ -32,16 +33,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from sage_nb.core.text import names_token
+from sage_nb.core.text import names_token, quotes_token
 from sage_nb.evaluate.report import paired_test
 from sage_nb.evaluate.simulation import pearson
 
 EXPLAINERS = ("sage", "baseline", "top-tokens")
 
 
+def cites(description: str, token: str) -> bool:
+    """Whether the description cites ``token``: in quotes ('self', "f"), or a whitespace token by name ("a line
+    break"). Unquoted words do not count, or every word of the prose ('in', 'text') would be a prediction."""
+    if token.strip():
+        return quotes_token(description, token)
+    return names_token(description, [token], include_short=True)
+
+
 def literal(description: str, tokens: list[str]) -> list[float]:
-    """1.0 on each token the description names, 0.0 elsewhere."""
-    return [1.0 if names_token(description, [t], include_short=True) else 0.0 for t in tokens]
+    """1.0 on each token the description cites, 0.0 elsewhere."""
+    return [1.0 if cites(description, t) else 0.0 for t in tokens]
 
 
 def feature_rows(comparison: dict, measured: dict) -> tuple[list[dict], float | None]:
@@ -65,12 +74,27 @@ def feature_rows(comparison: dict, measured: dict) -> tuple[list[dict], float | 
         if reader is None or not math.isclose(reader, float(score["value"]), abs_tol=1e-3):
             raise ValueError(f"feature {feature}, {name}: recomputed {reader}, stored {score['value']}")
         said, _ = pearson(true, literal(explained["description"], tokens))
-        rows.append({"feature": feature, "explainer": name, "reader": reader, "literal": 0.0 if said is None else said})
+        positions = [i for c in contexts for i in range(len(c["true"]))]
+        rows.append({"feature": feature, "explainer": name, "reader": reader, "literal": 0.0 if said is None else said,
+                     "profile": list(zip(positions, true, predicted, strict=True))})  # fmt: skip
         predictions[name] = predicted
     agreement = None
     if "sage" in predictions and "baseline" in predictions:
         agreement, _ = pearson(predictions["sage"], predictions["baseline"])
     return rows, agreement
+
+
+def position_bands(scores: pd.DataFrame, width: int = 8) -> pd.DataFrame:
+    """Mean true and predicted activation by a token's position in its window (bands of ``width``): the windows
+    centre on a peak, so the true activations rise in the middle, while a reader that leans on the earlier lines
+    of its reply drifts with the position."""
+    points = pd.DataFrame(
+        [(i // width, t, p) for profile in scores["profile"] for i, t, p in profile],
+        columns=["band", "true", "predicted"],
+    )
+    table = points.groupby("band").agg(true=("true", "mean"), predicted=("predicted", "mean"), tokens=("true", "size"))
+    table.index = [f"{b * width}-{b * width + width - 1}" for b in table.index]
+    return table
 
 
 def load(folders: list[str]) -> tuple[pd.DataFrame, dict[int, float]]:
@@ -115,6 +139,10 @@ def main() -> None:
                 f"[{test.ci_low:+.3f}, {test.ci_high:+.3f}] wilcoxon p {test.wilcoxon_p} bootstrap p "
                 f"{test.bootstrap_p:.3f}"
             )
+    bands = position_bands(scores)
+    print(bands.round(2).to_string())
+    later = bands.iloc[2:]  # from token 16 on
+    early, late = bands["predicted"].iloc[0], (later["predicted"] * later["tokens"]).sum() / later["tokens"].sum()
     both = scores.dropna(subset=["reader", "literal"])
     reader_literal, _ = pearson(both["reader"].tolist(), both["literal"].tolist())
     agreement = statistics.median(agreements.values()) if agreements else float("nan")
@@ -126,7 +154,8 @@ def main() -> None:
         f"literal_sage={means.loc['sage', 'literal'] if 'sage' in means.index else nan:.3f} "
         f"literal_baseline={means.loc['baseline', 'literal'] if 'baseline' in means.index else nan:.3f} "
         f"reader_literal_r={reader_literal if reader_literal is not None else nan:.3f} "
-        f"agreement={agreement:.3f} features={scores['feature'].nunique()}"
+        f"agreement={agreement:.3f} early_late_ratio={early / late if late > 0 else nan:.2f} "
+        f"features={scores['feature'].nunique()}"
     )
 
 
