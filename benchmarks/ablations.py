@@ -104,7 +104,8 @@ def run_arms(
 ) -> pd.DataFrame:
     """Every arm on the planted and the real features; ``dirs`` maps an arm to its (planted, real) result folders
     under ``out`` (default ``{arm}/planted``, ``{arm}/real``). Finished runs found there are reused."""
-    llm = make_llm(args.llm)
+    out.mkdir(parents=True, exist_ok=True)
+    llm = make_llm(args.llm, record=out / "calls.jsonl")  # every call, for the audit (replayable)
     names = args.planted.split(",") if args.planted else None
     target, index, features = real_setup(args)
     print("real features:", features, flush=True)
@@ -177,7 +178,8 @@ def hypotheses(args, base: AgentConfig, out: Path) -> str:
 def layers(args, base: AgentConfig, out: Path) -> str:
     if not args.saes:
         raise SystemExit("layers needs --saes DIR,DIR,... (SAELens folders, e.g. from sage-nb train-sae)")
-    llm = make_llm(args.llm)
+    out.mkdir(parents=True, exist_ok=True)
+    llm = make_llm(args.llm, record=out / "calls.jsonl")
     corpus = default_corpus()
     train, held = corpus.split(held_out=False), corpus.split(held_out=True)
     rows, parts = [], []
