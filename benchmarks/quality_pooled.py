@@ -7,8 +7,8 @@ explanation (Wilcoxon signed-rank and paired bootstrap, as :func:`sage_nb.evalua
 many features SAGE is ahead of, level with or behind. ``--planted`` adds the recovery fraction of a planted summary.
 
     python benchmarks/quality_pooled.py benchmarks/results/quality_qwen/scores_class_context.csv \\
-        benchmarks/results/quality_qwen_s1/scores_class_context.csv \\
-        --planted benchmarks/results/quality_qwen_v5/planted_summary_class_context.json
+        benchmarks/results/quality_qwen_s2/scores_class_context.csv \\
+        --planted benchmarks/results/quality_qwen_v6/planted_summary_class_context.json
 
 Last line: ``gen_ratio=<SAGE/baseline GEN> pearson_delta=<SAGE-baseline simulation> planted_recovered=<fraction>
 beats_top_tokens=<fraction of features where SAGE's GEN >= top-tokens'> gen_bootstrap_p= gen_wilcoxon_p=
