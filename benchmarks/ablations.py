@@ -103,7 +103,8 @@ def run_arms(
     args, arms: dict[str, AgentConfig], out: Path, dirs: dict[str, tuple[str, str]] | None = None
 ) -> pd.DataFrame:
     """Every arm on the planted and the real features; ``dirs`` maps an arm to its (planted, real) result folders
-    under ``out`` (default ``{arm}/planted``, ``{arm}/real``). Finished runs found there are reused."""
+    under ``out`` (default ``{arm}/planted``, ``{arm}/real``). Finished runs found there are reused; the
+    table is also written to ``out/{experiment}_arms.csv``."""
     out.mkdir(parents=True, exist_ok=True)
     llm = make_llm(args.llm, record=out / "calls.jsonl")  # every call, for the audit (replayable)
     names = args.planted.split(",") if args.planted else None
@@ -122,7 +123,9 @@ def run_arms(
         if real is not None:
             print(real.to_string(index=False), flush=True)
         rows.append(arm_row(name, planted, real))
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.to_csv(out / f"{args.experiment}_arms.csv", index=False)  # the compact result, beside the runs
+    return table
 
 
 def figures(table: pd.DataFrame, columns: tuple[str, ...]) -> str:
