@@ -15,7 +15,7 @@ forced`` stored in ``OUT/eval``:
 Pooled over the quality runs given (disjoint feature sets), with the paired tests of
 :func:`sage_nb.evaluate.report.paired_test`:
 
-    python benchmarks/simulation_reader.py benchmarks/results/quality_qwen benchmarks/results/quality_qwen_s1
+    python benchmarks/simulation_reader.py benchmarks/results/quality_qwen benchmarks/results/quality_qwen_s2
 
 Last line: ``reader_delta=<SAGE-baseline, the reader> literal_delta=<SAGE-baseline, the literal reader>
 literal_sage= literal_baseline= reader_literal_r=<correlation of the two readers' scores over features and
@@ -58,6 +58,8 @@ def feature_rows(comparison: dict, measured: dict) -> tuple[list[dict], float | 
     the baseline's predictions (None when one of them is missing)."""
     feature = comparison["feature"]
     windows = [measured[f"{feature}\x1f{s['text']}"]["tokens"] for s in comparison["samples"]]
+    tokens = [t for window in windows for t in window]
+    positions = [i for window in windows for i in range(len(window))]
     rows, predictions = [], {}
     for name, explained in comparison["explainers"].items():
         score = explained["scores"].get("simulation")
@@ -66,15 +68,13 @@ def feature_rows(comparison: dict, measured: dict) -> tuple[list[dict], float | 
         contexts = score["details"]["contexts"]
         true = [a for c in contexts for a in c["true"]]
         predicted = [p for c in contexts for p in c["predicted"]]
-        tokens = [t for window in windows for t in window]
-        if len(tokens) != len(true) or len(predicted) != len(true):
+        if [len(w) for w in windows] != [len(c["true"]) for c in contexts] or len(predicted) != len(true):
             raise ValueError(f"feature {feature}, {name}: the stored windows do not match the measured tokens")
         reader, _ = pearson(true, predicted)
         # the predictions are stored to 4 decimals
         if reader is None or not math.isclose(reader, float(score["value"]), abs_tol=1e-3):
             raise ValueError(f"feature {feature}, {name}: recomputed {reader}, stored {score['value']}")
         said, _ = pearson(true, literal(explained["description"], tokens))
-        positions = [i for c in contexts for i in range(len(c["true"]))]
         rows.append({"feature": feature, "explainer": name, "reader": reader, "literal": 0.0 if said is None else said,
                      "profile": list(zip(positions, true, predicted, strict=True))})  # fmt: skip
         predictions[name] = predicted
