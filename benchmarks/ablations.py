@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from quality import names_peak, peak_tokens, pick_features, planted_recovery
+from quality import loop_config, names_peak, peak_tokens, pick_features, planted_recovery
 
 from sage_nb import corpus_contexts, default_corpus, load_or_mine, load_target
 from sage_nb.agent import AgentConfig, Bounds, explain_features
@@ -237,10 +237,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     start = time.time()
-    bounds = Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds)
     if args.loop == "quality":  # quality.py --generalize --context_probe
-        base = AgentConfig(bounds, generalize=True, context_probe=True)
+        base = loop_config(args.hypotheses, args.rounds, generalize=True, context_probe=True)
     else:  # every hypothesis from the LLM: the arms switch the computed H1 on where they compare it
+        bounds = Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds)
         base = AgentConfig(bounds, computed_hypothesis=False)
     experiments = {
         "designer": designer, "evidence": evidence, "computed": computed, "hypotheses": hypotheses, "layers": layers,

@@ -80,6 +80,12 @@ def names_peak(candidate: Candidate, peak_tokens: list[str], include_short: bool
     return candidate.names_any(peak_tokens, include_short=include_short)
 
 
+def loop_config(hypotheses: int, rounds: int, generalize: bool, context_probe: bool) -> AgentConfig:
+    """The SAGE loop this benchmark runs (``ablations.py --loop quality`` uses the same, so its runs can be shared)."""
+    bounds = Bounds(hypotheses=hypotheses, rounds_per_hypothesis=rounds)
+    return AgentConfig(bounds, generalize=generalize, context_probe=context_probe)
+
+
 def _planted_index(contexts: int):
     planted = load_planted_target()
     ctx = corpus_contexts(default_corpus().split(held_out=False), planted.tokenizer, max_contexts=contexts)
@@ -236,11 +242,7 @@ def main() -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     llm = make_llm(args.llm, record=out / "calls.jsonl")  # every call, for the audit (replayable)
-    config = AgentConfig(
-        Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds),
-        generalize=args.generalize,
-        context_probe=args.context_probe,
-    )
+    config = loop_config(args.hypotheses, args.rounds, args.generalize, args.context_probe)
     # the runs of each variant of the loop sit beside the plain loop's
     arm = ("_class" if args.generalize else "") + ("_context" if args.context_probe else "")
     if args.planted_only:
