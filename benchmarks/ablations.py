@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from quality import loop_config, names_peak, peak_tokens, pick_features, planted_recovery
+from quality import indexes, loop_config, names_peak, peak_tokens, pick_features, planted_recovery
 
 from sage_nb import corpus_contexts, default_corpus, load_or_mine, load_target
 from sage_nb.agent import AgentConfig, Bounds, explain_features
@@ -183,15 +183,12 @@ def layers(args, base: AgentConfig, out: Path) -> str:
         raise SystemExit("layers needs --saes DIR,DIR,... (SAELens folders, e.g. from sage-nb train-sae)")
     out.mkdir(parents=True, exist_ok=True)
     llm = make_llm(args.llm, record=out / "calls.jsonl")
-    corpus = default_corpus()
-    train, held = corpus.split(held_out=False), corpus.split(held_out=True)
     rows, parts = [], []
     for sae in args.saes.split(","):
         target = load_target(sae=sae)
         folder = out / "layers" / Path(sae).name  # results beside, never inside, the SAE's folder
         hook = target.hook.name
-        index = load_or_mine(target, corpus_contexts(train, target.tokenizer, max_contexts=args.contexts), train.name)
-        held_index = load_or_mine(target, corpus_contexts(held, target.tokenizer, max_contexts=1000), held.name)
+        index, held_index = indexes(target, args.contexts)
         features = pick_features(index, args.features, args.seed)
         runs = explain_features(target, features, llm, index=index, output_dir=folder, config=base)
         sage = [Candidate.from_run(s) for s in runs if s.explanation is not None]

@@ -80,6 +80,14 @@ def names_peak(candidate: Candidate, peak_tokens: list[str], include_short: bool
     return candidate.names_any(peak_tokens, include_short=include_short)
 
 
+def indexes(target, contexts: int) -> tuple:
+    """The mined index of the training split (``contexts`` contexts) and of the held-out split, from the cache."""
+    corpus = default_corpus()
+    train, held = corpus.split(held_out=False), corpus.split(held_out=True)
+    index = load_or_mine(target, corpus_contexts(train, target.tokenizer, max_contexts=contexts), train.name)
+    return index, load_or_mine(target, corpus_contexts(held, target.tokenizer, max_contexts=1000), held.name)
+
+
 def loop_config(hypotheses: int, rounds: int, generalize: bool, context_probe: bool) -> AgentConfig:
     """The SAGE loop this benchmark runs (``ablations.py --loop quality`` uses the same, so its runs can be shared)."""
     bounds = Bounds(hypotheses=hypotheses, rounds_per_hypothesis=rounds)
@@ -228,11 +236,7 @@ def main() -> None:
     start = time.time()
 
     target = load_target()
-    corpus = default_corpus()
-    train = corpus.split(held_out=False)
-    held = corpus.split(held_out=True)
-    index = load_or_mine(target, corpus_contexts(train, target.tokenizer, max_contexts=args.contexts), train.name)
-    held_index = load_or_mine(target, corpus_contexts(held, target.tokenizer, max_contexts=1000), held.name)
+    index, held_index = indexes(target, args.contexts)
     exclude = ABLATION_FEATURES if args.exclude_ablation_features else set()
     features = pick_features(index, args.features, args.seed, exclude)
     print("features:", features, flush=True)

@@ -190,8 +190,10 @@ FORCED_SIMULATION_SYSTEM = (
 )
 #: The forced simulator's worked example: a user turn and the reply it expects.
 FORCED_EXAMPLE = ("weekday names", ("See", " you", " on", " Monday", "."), (0, 0, 0, 10, 0))
-#: What every earlier slot of a forced simulation holds, so that no reading depends on another: the usual value.
-SIM_FILLER = "0"
+#: What every earlier slot of a forced simulation holds, so that no reading depends on another, by name: ``zero``
+#: gives the usual value; ``unknown`` says nothing of it (OpenAI's simulator fills its slots so).
+SIM_FILLERS: dict[str, str] = {"zero": "0", "unknown": "unknown"}
+Filler = Literal["zero", "unknown"]
 TOKEN_SIMULATION_SYSTEM = (
     f"You predict how strongly {_FEATURE} fires on one token of a text, from an explanation of the feature. "
     f"{_SIM_SCALE_TEXT} The token is marked {MARK_OPEN} {MARK_CLOSE} in the text. Reply with its activation. "
@@ -291,10 +293,13 @@ def forced_simulation_messages(explanation: str, tokens: Sequence[str]) -> list[
     ]
 
 
-def forced_simulation_segments(tokens: Sequence[str]) -> tuple[str, ...]:
+def forced_simulation_segments(tokens: Sequence[str], filler: Filler = "zero") -> tuple[str, ...]:
     """The given reply of a forced simulation, cut where each token's activation is read: segment ``i`` ends with
-    token ``i`` and a tab; the earlier tokens' slots hold :data:`SIM_FILLER`."""
-    return tuple(("" if i == 0 else f"{SIM_FILLER}\n") + f"{_sim_token(t)}\t" for i, t in enumerate(tokens))
+    token ``i`` and a tab; the earlier tokens' slots hold the ``filler`` of :data:`SIM_FILLERS`."""
+    if filler not in SIM_FILLERS:
+        raise ValueError(f"Unknown filler {filler!r}: use one of {sorted(SIM_FILLERS)}")
+    slot = SIM_FILLERS[filler]
+    return tuple(("" if i == 0 else f"{slot}\n") + f"{_sim_token(t)}\t" for i, t in enumerate(tokens))
 
 
 def token_simulation_messages(explanation: str, tokens: Sequence[str], position: int) -> list[dict[str, str]]:

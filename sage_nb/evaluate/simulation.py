@@ -217,8 +217,9 @@ class SimulationScorer(Scorer):
 
     ``mode``: ``"all_at_once"`` (one call per sample), ``"per_token"`` (one call per token, at most
     ``max_calls``, whole samples taken activating and zero alternately) or ``"forced"`` (one forced reading per
-    sample; always logprobs). ``logprobs``: use the expected value over the digits' logprobs when the backend gives
-    them (else the predicted integers).
+    sample; always logprobs; ``filler`` names what the earlier slots hold, see :data:`prompts.SIM_FILLERS`).
+    ``logprobs``: use the expected value over the digits' logprobs when the backend gives them (else the predicted
+    integers).
     """
 
     name = "simulation"
@@ -229,7 +230,10 @@ class SimulationScorer(Scorer):
         logprobs: bool = True,
         max_calls: int = DEFAULT_MAX_CALLS,
         temperature: float | None = 0.0,
+        filler: prompts.Filler = "zero",
     ) -> None:
+        if filler not in prompts.SIM_FILLERS:
+            raise ValueError(f"Unknown filler {filler!r}: use one of {sorted(prompts.SIM_FILLERS)}")
         if mode not in MODES:
             raise ValueError(f"Unknown mode {mode!r}: use one of {MODES}")
         if max_calls < 1:
@@ -238,9 +242,11 @@ class SimulationScorer(Scorer):
         self.logprobs = logprobs
         self.max_calls = max_calls
         self.temperature = temperature
+        self.filler = filler
 
     def __repr__(self) -> str:
-        return f"SimulationScorer(mode={self.mode!r}, logprobs={self.logprobs}, max_calls={self.max_calls})"
+        filler = f", filler={self.filler!r}" if self.mode == "forced" else ""
+        return f"SimulationScorer(mode={self.mode!r}, logprobs={self.logprobs}, max_calls={self.max_calls}{filler})"
 
     def score(self, candidate: Candidate, setup: EvalSetup) -> Score:
         """Simulate every held-out sample from ``candidate``'s text and correlate with the true activations."""
@@ -316,7 +322,7 @@ class SimulationScorer(Scorer):
                 feature=str(setup.feature),
                 seed=setup.seed,
                 logprobs=prompts.SIM_FORCED_TOP_LOGPROBS,
-                forced=prompts.forced_simulation_segments(s.tokens),
+                forced=prompts.forced_simulation_segments(s.tokens, self.filler),
             )
             for s in samples
         ]
@@ -400,6 +406,7 @@ class SimulationScorer(Scorer):
             notes += [n for n in ctx.notes if n not in notes]
         details = {
             "mode": self.mode,
+            **({"filler": self.filler} if self.mode == "forced" else {}),
             "method": method,
             "representation": setup.representation,
             "scale": setup.scale,

@@ -362,6 +362,16 @@ def test_forced_mode_reads_one_number_after_each_token(planted):
     assert score.value == pytest.approx(pearson([0.0, 10.0, 0.0], context["predicted"])[0])
 
 
+def test_forced_mode_fills_the_earlier_slots_with_the_filler_named(planted):
+    llm = ReadingLLM()
+    scorer = SimulationScorer(mode="forced", filler="unknown")
+    score = scorer.score(GOOD, three_token_setup(planted, llm))
+    assert llm.requests[0].forced == ("'On'\t", "unknown\n'␣Monday'\t", "unknown\n'.'\t")
+    assert score.details["filler"] == "unknown" and "filler='unknown'" in repr(scorer)
+    with pytest.raises(ValueError, match="Unknown filler 'none'"):
+        SimulationScorer(mode="forced", filler="none")  # type: ignore[arg-type]
+
+
 def test_forced_mode_fails_a_sample_whose_readings_do_not_match_its_tokens(planted):
     score = SimulationScorer(mode="forced").score(GOOD, three_token_setup(planted, ReadingLLM(readings=2)))
     assert score.details["failed"] == 1 and score.value is None

@@ -1,0 +1,109 @@
+"""Score the explanations that quality runs stored with another simulation reader; no explainer is called again.
+
+The forced simulation reads one number after each token of a held-out window, and the earlier slots of its reply
+hold a filler so that no reading depends on another (:data:`sage_nb.evaluate.prompts.SIM_FILLERS`). With the
+filler ``zero`` a small reader drifts along the window (``simulation_reader.py`` measures it): after a run of given
+zeros it expects another. This takes the candidates of every ``RUN/eval/feature_*_comparison.json``, scores them
+again with ``SimulationScorer(mode="forced", filler=...)`` on the same held-out samples (the run's seed and sample
+counts, its measurements copied), and writes ``OUT/<run name>/eval`` and ``scores.csv``, so ``simulation_reader.py``
+and ``quality_pooled.py`` read the new scores as they read the run's. Every reader call is recorded to
+``OUT/calls.jsonl``; a stopped run resumes from ``eval/llm_cache.jsonl``. One thread each for the reader is enough
+(``SAGE_NB_LLM_THREADS=1``); about 50 s a score with Qwen2.5-Coder-1.5B on one core.
+
+    python benchmarks/reader_rescore.py benchmarks/results/quality_qwen benchmarks/results/quality_qwen_s2 \\
+        --filler unknown --out benchmarks/results/reader_unknown
+
+Last line: ``pearson_delta=<SAGE-baseline, pooled> sage= baseline= top_tokens= bootstrap_p= wilcoxon_p=
+early_late_ratio=<mean prediction on a window's first 8 tokens over its mean from token 16 on> features=``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+from quality import indexes
+from simulation_reader import load as load_readings
+from simulation_reader import position_bands
+
+from sage_nb import load_target
+from sage_nb.evaluate.base import Candidate
+from sage_nb.evaluate.prompts import SIM_FILLERS
+from sage_nb.evaluate.report import MEASURE_CACHE, SUMMARY, evaluate, paired_test
+from sage_nb.evaluate.simulation import SimulationScorer
+from sage_nb.llm import make_llm
+
+
+def stored_candidates(run: Path) -> list[Candidate]:
+    """Every explanation a run's ``eval/feature_*_comparison.json`` files hold."""
+    out = []
+    for path in sorted((run / "eval").glob("feature_*_comparison.json")):
+        comparison = json.loads(path.read_text())
+        for name, explained in comparison["explainers"].items():
+            out.append(Candidate(comparison["feature"], name, explained["description"], list(explained["labels"])))
+    if not out:
+        raise SystemExit(f"no comparison under {run / 'eval'}: give a quality.py --out folder that was scored")
+    return out
+
+
+def rescore(target, run: Path, out: Path, llm, filler: str, contexts: int) -> pd.DataFrame:
+    """Score a run's stored candidates with the forced reader and ``filler`` into ``out/eval``; the scores."""
+    meta = json.loads((run / "eval" / SUMMARY).read_text())["meta"]
+    (out / "eval").mkdir(parents=True, exist_ok=True)
+    if not (out / "eval" / MEASURE_CACHE).exists():  # the same held-out windows, not measured again
+        shutil.copy(run / "eval" / MEASURE_CACHE, out / "eval" / MEASURE_CACHE)
+    index, held_index = indexes(target, contexts)
+    report = evaluate(
+        target, stored_candidates(run), llm, index=index, held_out=held_index,
+        scorers=[SimulationScorer(mode="forced", filler=filler)], output_dir=out / "eval", seed=meta["seed"],
+        active=meta["samples"]["active"], zeros=meta["samples"]["zeros"],
+    )  # fmt: skip
+    frame = report.frame().drop(columns=["details"], errors="ignore")
+    frame.to_csv(out / "scores.csv", index=False)
+    return frame
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("runs", nargs="+", help="quality.py --out folders whose eval/ holds the explanations")
+    parser.add_argument("--filler", required=True, choices=sorted(SIM_FILLERS), help="what the earlier slots hold")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--llm", default="local-capable", help="the reader (a make_llm spec that reads forced)")
+    parser.add_argument("--contexts", type=int, default=2000, help="the runs' --contexts (their mined index)")
+    args = parser.parse_args()
+    out, start = Path(args.out), time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    names = [Path(run).name for run in args.runs]
+    if len(set(names)) < len(names):
+        raise SystemExit(f"two runs share a folder name ({', '.join(names)}): their results would overwrite")
+    llm = make_llm(args.llm, record=out / "calls.jsonl")
+    target = load_target()
+    frames = [rescore(target, Path(run), out / name, llm, args.filler, args.contexts)
+              for run, name in zip(args.runs, names, strict=True)]  # fmt: skip
+    scores = pd.concat(frames, ignore_index=True)
+    wide = scores.pivot_table(index="feature", columns="explainer", values="value")
+    print(wide.round(3).to_string())
+    means = wide.mean()
+    both = wide[["sage", "baseline"]].dropna()
+    test = paired_test("simulation", "sage", "baseline", list(both.itertuples(index=False, name=None)))
+    print(f"sage vs baseline: n={test.n} diff {test.mean_diff:+.3f} [{test.ci_low:+.3f}, {test.ci_high:+.3f}]")
+    readings, _ = load_readings([str(out / name) for name in names])
+    bands = position_bands(readings)
+    print(bands.round(2).to_string())
+    later = bands.iloc[2:]  # from token 16 on
+    early, late = bands["predicted"].iloc[0], (later["predicted"] * later["tokens"]).sum() / later["tokens"].sum()
+    print(f"minutes={(time.time() - start) / 60:.1f} filler={args.filler}")
+    print(
+        f"pearson_delta={test.mean_diff:.3f} sage={means.get('sage', float('nan')):.3f} "
+        f"baseline={means.get('baseline', float('nan')):.3f} top_tokens={means.get('top-tokens', float('nan')):.3f} "
+        f"bootstrap_p={test.bootstrap_p:.3f} wilcoxon_p={test.wilcoxon_p} "
+        f"early_late_ratio={early / late if late > 0 else float('nan'):.2f} features={len(wide)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
