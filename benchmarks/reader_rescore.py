@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 from quality import indexes
+from simulation_reader import early_late_ratio, position_bands
 from simulation_reader import load as load_readings
-from simulation_reader import position_bands
 
 from sage_nb import load_target
 from sage_nb.evaluate.base import Candidate
@@ -93,15 +93,13 @@ def main() -> None:
     print(f"sage vs baseline: n={test.n} diff {test.mean_diff:+.3f} [{test.ci_low:+.3f}, {test.ci_high:+.3f}]")
     readings, _ = load_readings([str(out / name) for name in names])
     bands = position_bands(readings)
-    print(bands.round(2).to_string())
-    later = bands.iloc[2:]  # from token 16 on
-    early, late = bands["predicted"].iloc[0], (later["predicted"] * later["tokens"]).sum() / later["tokens"].sum()
+    print(bands.drop(columns="start").round(2).to_string())
     print(f"minutes={(time.time() - start) / 60:.1f} filler={args.filler}")
     print(
         f"pearson_delta={test.mean_diff:.3f} sage={means.get('sage', float('nan')):.3f} "
         f"baseline={means.get('baseline', float('nan')):.3f} top_tokens={means.get('top-tokens', float('nan')):.3f} "
         f"bootstrap_p={test.bootstrap_p:.3f} wilcoxon_p={test.wilcoxon_p} "
-        f"early_late_ratio={early / late if late > 0 else float('nan'):.2f} features={len(wide)}"
+        f"early_late_ratio={early_late_ratio(bands):.2f} features={len(wide)}"
     )
 
 

@@ -93,8 +93,22 @@ def position_bands(scores: pd.DataFrame, width: int = 8) -> pd.DataFrame:
         columns=["band", "true", "predicted"],
     )
     table = points.groupby("band").agg(true=("true", "mean"), predicted=("predicted", "mean"), tokens=("true", "size"))
+    table.insert(0, "start", table.index * width)
     table.index = [f"{b * width}-{b * width + width - 1}" for b in table.index]
     return table
+
+
+def early_late_ratio(bands: pd.DataFrame, early: int = 8, late: int = 16) -> float:
+    """The mean prediction on a window's first ``early`` tokens over its mean from token ``late`` on (from
+    :func:`position_bands`, whose band width must divide both): about 1 for a reader that does not drift."""
+    first, later = _mean_prediction(bands[bands["start"] < early]), _mean_prediction(bands[bands["start"] >= late])
+    return first / later if later > 0 else float("nan")
+
+
+def _mean_prediction(bands: pd.DataFrame) -> float:
+    """The mean prediction over the tokens of some bands (nan for none)."""
+    tokens = bands["tokens"].sum()
+    return float((bands["predicted"] * bands["tokens"]).sum() / tokens) if tokens else float("nan")
 
 
 def load(folders: list[str]) -> tuple[pd.DataFrame, dict[int, float]]:
@@ -140,9 +154,7 @@ def main() -> None:
                 f"{test.bootstrap_p:.3f}"
             )
     bands = position_bands(scores)
-    print(bands.round(2).to_string())
-    later = bands.iloc[2:]  # from token 16 on
-    early, late = bands["predicted"].iloc[0], (later["predicted"] * later["tokens"]).sum() / later["tokens"].sum()
+    print(bands.drop(columns="start").round(2).to_string())
     both = scores.dropna(subset=["reader", "literal"])
     reader_literal, _ = pearson(both["reader"].tolist(), both["literal"].tolist())
     agreement = statistics.median(agreements.values()) if agreements else float("nan")
@@ -154,7 +166,7 @@ def main() -> None:
         f"literal_sage={means.loc['sage', 'literal'] if 'sage' in means.index else nan:.3f} "
         f"literal_baseline={means.loc['baseline', 'literal'] if 'baseline' in means.index else nan:.3f} "
         f"reader_literal_r={reader_literal if reader_literal is not None else nan:.3f} "
-        f"agreement={agreement:.3f} early_late_ratio={early / late if late > 0 else nan:.2f} "
+        f"agreement={agreement:.3f} early_late_ratio={early_late_ratio(bands):.2f} "
         f"features={scores['feature'].nunique()}"
     )
 
