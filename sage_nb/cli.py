@@ -201,11 +201,14 @@ def _devices(text: str) -> list[str]:
     return devices
 
 
-def _simulation(mode: str) -> Any:
-    """The simulation scorer in ``mode`` (imported here: the evaluate layer loads torch)."""
+def _simulation(mode: str, filler: str | None) -> Any:
+    """The simulation scorer in ``mode``, a forced one's slots filled with ``filler`` (None: the scorer's default;
+    imported here: the evaluate layer loads torch)."""
     from sage_nb.evaluate.simulation import SimulationScorer
 
-    return SimulationScorer(mode=mode)  # type: ignore[arg-type]  # argparse choices
+    if filler is None:
+        return SimulationScorer(mode=mode)  # type: ignore[arg-type]  # argparse choices
+    return SimulationScorer(mode=mode, filler=filler)  # type: ignore[arg-type]
 
 
 def _scorers(text: str) -> list[str]:
@@ -340,7 +343,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         held = mine_exemplars(target, args.held_out_contexts, held_out=True)
     baseline = [] if args.no_baseline else baseline_candidates(llm, target, features, index)
     candidates = candidates_from(runs, baseline, user) + stored + top_tokens_candidates(args, target, features, index)
-    scorers = [_simulation(args.sim_mode) if name == "simulation" else name for name in args.scorers]
+    scorers = [_simulation(args.sim_mode, args.sim_filler) if name == "simulation" else name for name in args.scorers]
     report = evaluate(
         target, candidates, llm, index=index, held_out=held, scorers=scorers,
         representation=args.representation, output_dir=args.output_dir, seed=args.seed,
@@ -541,6 +544,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="all_at_once",
         help="how simulation reads the LLM: all_at_once (it writes one number per token; any backend) or forced "
         "(one number read after each token; the llama.cpp engine, better with small models)",
+    )
+    p.add_argument(
+        "--sim_filler",
+        choices=["zero", "unknown"],
+        default=None,
+        help="what the earlier slots of a forced reading hold (default: the scorer's; see docs/benchmarks.md)",
     )
     p.add_argument("--representation", choices=["description", "labels"], default="description")
     p.add_argument("--contexts", type=_positive_int, default=2000, help="contexts mined for exemplars")

@@ -75,11 +75,12 @@ def test_sim_mode_forced_reads_the_simulation_with_the_llama_cpp_engine(tmp_path
     user = tmp_path / "mine.json"
     user.write_text(json.dumps({"2": "fires on digits"}))
     args = ["evaluate", "--sae_path", "planted", "--features", "digit", "--no_baseline", "--explanations", str(user),
-            "--scorers", "simulation", "--sim_mode", "forced", "--llm", "llamacpp:smollm2-135m",
-            "--contexts", "200", "--held_out_contexts", "200", "--sage_dir", str(tmp_path / "x"),
-            "--output_dir", str(tmp_path / "eval")]  # fmt: skip
+            "--scorers", "simulation", "--sim_mode", "forced", "--sim_filler", "unknown",
+            "--llm", "llamacpp:smollm2-135m", "--contexts", "200", "--held_out_contexts", "200",
+            "--sage_dir", str(tmp_path / "x"), "--output_dir", str(tmp_path / "eval")]  # fmt: skip
     assert main(args) == 0, capsys.readouterr().err
     comparison = json.loads((tmp_path / "eval" / "feature_2_comparison.json").read_text())
     details = comparison["explainers"]["user"]["scores"]["simulation"]["details"]
     assert details["mode"] == "forced" and details["method"] == "logprobs" and details["failed"] == 0
+    assert details["filler"] == "unknown"
     assert all(len(c["predicted"]) == c["n_tokens"] for c in details["contexts"])
