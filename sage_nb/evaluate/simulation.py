@@ -16,8 +16,9 @@ It needs a backend that reads forced replies (the llama.cpp engine); others rais
 of given zeros leans on a small reader: with Qwen2.5-Coder-1.5B the mean prediction falls from 0.30 on a window's
 first 8 tokens to 0.03 from token 16 on, where the held-out windows place their peak
 (``benchmarks/simulation_reader.py`` measures it on stored scores). ``filler="unknown"`` writes "unknown" in the
-earlier slots instead: the drift goes, but the same reader then predicts about 0.9 on every token and scores every
-explainer lower (``benchmarks/reader_rescore.py``; figures in ``docs/benchmarks.md``), so 0 stays the default.
+earlier slots instead: the drift goes, but the same reader then predicts about 1 on every token (0.91 where the
+feature is silent, 1.25 where it fires) and scores every explainer lower (``benchmarks/reader_rescore.py``;
+figures in ``docs/benchmarks.md``), so 0 stays the default.
 
 Predictions are expected values over the digits' logprobs when the backend gives them (``details["method"]`` is
 ``"logprobs"``): at the generated token where a number starts, every alternative that spells a number from 0 to 10
