@@ -7,8 +7,8 @@ zeros it expects another. This takes the candidates of every ``RUN/eval/feature_
 again with ``SimulationScorer(mode="forced", filler=...)`` on the same held-out samples (the run's seed and sample
 counts, its measurements copied), and writes ``OUT/<run name>/eval`` and ``scores.csv``, so ``simulation_reader.py``
 and ``quality_pooled.py`` read the new scores as they read the run's. Every reader call is recorded to
-``OUT/calls.jsonl``; a stopped run resumes from ``eval/llm_cache.jsonl``. One thread each for the reader is enough
-(``SAGE_NB_LLM_THREADS=1``); about 50 s a score with Qwen2.5-Coder-1.5B on one core.
+``OUT/calls.jsonl``; a stopped run resumes from ``eval/llm_cache.jsonl``. With Qwen2.5-Coder-1.5B a score of 10
+windows took 54 s at 2 threads, alone (72 scores in 64 min); run it alone or with ``SAGE_NB_LLM_THREADS=1``.
 
     python benchmarks/reader_rescore.py benchmarks/results/quality_qwen benchmarks/results/quality_qwen_s2 \\
         --filler unknown --out benchmarks/results/reader_unknown
