@@ -50,13 +50,14 @@ def stored_candidates(run: Path) -> list[Candidate]:
     return out
 
 
-def rescore(target, run: Path, out: Path, llm, filler: str, contexts: int) -> pd.DataFrame:
-    """Score a run's stored candidates with the forced reader and ``filler`` into ``out/eval``; the scores."""
+def rescore(target, indexed: tuple, run: Path, out: Path, llm, filler: str) -> pd.DataFrame:
+    """Score a run's stored candidates with the forced reader and ``filler`` into ``out/eval`` (``indexed``: the
+    mined and held-out indexes, :func:`quality.indexes`); the scores."""
     meta = json.loads((run / "eval" / SUMMARY).read_text())["meta"]
     (out / "eval").mkdir(parents=True, exist_ok=True)
     if not (out / "eval" / MEASURE_CACHE).exists():  # the same held-out windows, not measured again
         shutil.copy(run / "eval" / MEASURE_CACHE, out / "eval" / MEASURE_CACHE)
-    index, held_index = indexes(target, contexts)
+    index, held_index = indexed
     report = evaluate(
         target, stored_candidates(run), llm, index=index, held_out=held_index,
         scorers=[SimulationScorer(mode="forced", filler=filler)], output_dir=out / "eval", seed=meta["seed"],
@@ -82,7 +83,8 @@ def main() -> None:
         raise SystemExit(f"two runs share a folder name ({', '.join(names)}): their results would overwrite")
     llm = make_llm(args.llm, record=out / "calls.jsonl")
     target = load_target()
-    frames = [rescore(target, Path(run), out / name, llm, args.filler, args.contexts)
+    indexed = indexes(target, args.contexts)  # the same for every run
+    frames = [rescore(target, indexed, Path(run), out / name, llm, args.filler)
               for run, name in zip(args.runs, names, strict=True)]  # fmt: skip
     scores = pd.concat(frames, ignore_index=True)
     wide = scores.pivot_table(index="feature", columns="explainer", values="value")

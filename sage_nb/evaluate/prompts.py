@@ -293,12 +293,17 @@ def forced_simulation_messages(explanation: str, tokens: Sequence[str]) -> list[
     ]
 
 
+def filler_slot(filler: str) -> str:
+    """What the ``filler`` named writes in an earlier slot (:data:`SIM_FILLERS`); ValueError for an unknown name."""
+    if filler not in SIM_FILLERS:
+        raise ValueError(f"Unknown filler {filler!r}: use one of {sorted(SIM_FILLERS)}")
+    return SIM_FILLERS[filler]
+
+
 def forced_simulation_segments(tokens: Sequence[str], filler: Filler = "zero") -> tuple[str, ...]:
     """The given reply of a forced simulation, cut where each token's activation is read: segment ``i`` ends with
     token ``i`` and a tab; the earlier tokens' slots hold the ``filler`` of :data:`SIM_FILLERS`."""
-    if filler not in SIM_FILLERS:
-        raise ValueError(f"Unknown filler {filler!r}: use one of {sorted(SIM_FILLERS)}")
-    slot = SIM_FILLERS[filler]
+    slot = filler_slot(filler)
     return tuple(("" if i == 0 else f"{slot}\n") + f"{_sim_token(t)}\t" for i, t in enumerate(tokens))
 
 

@@ -235,8 +235,7 @@ class SimulationScorer(Scorer):
         temperature: float | None = 0.0,
         filler: prompts.Filler = "zero",
     ) -> None:
-        if filler not in prompts.SIM_FILLERS:
-            raise ValueError(f"Unknown filler {filler!r}: use one of {sorted(prompts.SIM_FILLERS)}")
+        prompts.filler_slot(filler)  # an unknown name fails here, before any reading
         if mode not in MODES:
             raise ValueError(f"Unknown mode {mode!r}: use one of {MODES}")
         if max_calls < 1:
