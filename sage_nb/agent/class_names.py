@@ -1,8 +1,9 @@
 """Whether a generalizer's class name names a class at all.
 
 A small model asked for the class of its peak tokens often copies a word-position label from the evidence block
-('whole word') or strings the tokens themselves together ('return class'). Neither says what kind of token fires,
-and a class tested under such a name can only be accepted as what the statistics already said.
+('whole word'), strings the tokens themselves together ('return class'), or names a bare kind of token ('keyword',
+'punctuation') without the language, topic or use it belongs to. None says what kind of token fires, and a class
+tested under such a name can only be accepted as what the statistics already said.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from sage_nb.evidence import CLASSES
 POSITION_CLASSES = frozenset(CLASSES[:3])
 #: Words that only say "a token" when a class name is made of them and of the seen tokens.
 _FILLER = frozenset({"token", "word", "words", "tokens", "the", "a", "an", "and", "or", "of", "piece", "pieces"})
+#: Kinds of token that say nothing of their domain when they stand alone (singular): 'keyword' could be any
+#: language's, 'symbol' any notation's. With a word of the domain they name a class.
+GENERIC_KINDS = frozenset(
+    {"keyword", "symbol", "punctuation", "mark", "character", "identifier", "operator", "term", "name", "special"}
+)
 
 
 def _singular(word: str) -> str:
@@ -24,7 +30,8 @@ def _singular(word: str) -> str:
 
 def class_name_problem(name: str, seen: Sequence[str]) -> str:
     """Why ``name`` names no class of the ``seen`` tokens ('' when it does): a word-position label of the
-    evidence, or nothing but the seen tokens themselves (and filler words such as 'word')."""
+    evidence, nothing but the seen tokens themselves (and filler words such as 'word'), or a bare kind of token
+    (:data:`GENERIC_KINDS`)."""
     words = [_singular(w) for w in re.findall(r"\w+", name.casefold())]
     if not words:
         return "it holds no word"
@@ -33,7 +40,9 @@ def class_name_problem(name: str, seen: Sequence[str]) -> str:
     own = {_singular(t.strip().casefold()) for t in seen if t.strip()}
     if all(w in own or w in _FILLER for w in words):
         return "it repeats the tokens instead of naming their kind"
+    if all(w in GENERIC_KINDS or w in _FILLER for w in words):
+        return "it names a bare kind of token without saying of which language, topic or use"
     return ""
 
 
-__all__ = ["POSITION_CLASSES", "class_name_problem"]
+__all__ = ["GENERIC_KINDS", "POSITION_CLASSES", "class_name_problem"]

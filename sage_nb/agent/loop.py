@@ -38,6 +38,7 @@ from sage_nb.agent.records import (
     Turn,
 )
 from sage_nb.agent.states import (
+    CLASS_CALLS,
     MAX_CLASSES,
     Bounds,
     after_analysis,
@@ -447,12 +448,14 @@ class SageLoop:
         """(class name, new members, non-members) from the generalizer, or None. Members that are ``seen`` tokens or
         were ``tried`` (case-folded) are dropped; when none is left, a further call asks for members of the class it
         named, showing only the name so that the seen tokens cannot be copied back. A name that names no class
-        (:func:`class_name_problem`) is asked for again, told why (and the new name may get its members call); a
-        reply with no name, or one of the ``refuted`` classes again, gets a sampled retry of the same request."""
+        (:func:`class_name_problem`) is asked for again, told why, once per problem (so a second, different problem
+        is told too; the new name may get its members call); a reply with no name, or one of the ``refuted``
+        classes again, gets a sampled retry of the same request."""
         first = ""
         renamed = False
+        told: set[str] = set()
         gone = {r.casefold(): r for r in refuted}
-        for attempt in range(3):
+        for attempt in range(CLASS_CALLS):
             (result,) = self._call_many("generalizer", [messages], sampled=attempt > 0 and not first)
             if not result.ok:
                 self._turn("generalizer", messages, result, decision="no class hypothesis: the generalizer failed")
@@ -476,8 +479,12 @@ class SageLoop:
             again = ""
             if (attempt == 0 or (renamed and not first)) and any(c.isalnum() for c in name):
                 first, again = name, f"; asking for members of '{name}' alone"
+            elif problem and problem not in told:
+                again = "; asking again, told why"
             elif attempt == 0:
-                again = "; asking again, told why" if problem else "; asking once more (sampled)"
+                again = "; asking once more (sampled)"
+            if attempt == CLASS_CALLS - 1:
+                again = ""  # no call is left
             self._turn("generalizer", messages, result, decision=f"no class hypothesis: {why}{again}")
             if not again:
                 return None
@@ -485,6 +492,7 @@ class SageLoop:
                 messages = prompts.class_members_messages(first)
             elif problem:
                 messages, renamed = prompts.class_renamed_messages(messages, rejected, problem), True
+                told.add(problem)
         return None
 
     def _class_hypothesis(

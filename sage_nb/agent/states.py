@@ -32,6 +32,8 @@ REFUTE_AGREEMENT = 0.5
 MIN_TESTS = 2
 #: Class hypotheses a run may open: the generalizer's class and, each time one is refuted, a narrower one.
 MAX_CLASSES = 3
+#: Generalizer calls one class may take: the first, a retry or a rename told why per problem, a members call.
+CLASS_CALLS = 4
 
 
 @dataclass

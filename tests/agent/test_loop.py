@@ -745,6 +745,33 @@ def test_a_class_name_that_names_no_class_is_asked_for_again_told_why(planted, w
     assert llm.calls.count("generalizer") == 3 and "members of 'weekday names' alone" in decisions[1]
     assert state.hypotheses[1].class_name == "weekday names" and state.hypotheses[1].members == unseen[:2]
 
+    def two_problems(role, messages, request):  # sentence_start in the v6 run: 'whole word', then 'keyword'
+        content = messages[-1]["content"]
+        name = "weekday names" if "Not 'keyword'" in content else "keyword" if "Not 'whole word'" in content else (
+            "whole word")  # fmt: skip
+        return {"class_name": name, "new_members": unseen[:2], "non_members": ["noon", "table"]}
+
+    policy = with_role(computed_aware, "generalizer", two_problems)
+    state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
+    decisions = [t.decision for t in state.turns if t.role == "generalizer"]
+    assert llm.calls.count("generalizer") == 3 and "'keyword' names no class: it names a bare kind" in decisions[1]
+    assert state.hypotheses[1].class_name == "weekday names"
+
+    from sage_nb.agent.states import CLASS_CALLS
+
+    def three_problems(role, messages, request):  # each problem told once; the fourth call is the last
+        content = messages[-1]["content"]
+        told = [n for n in ("whole word", "keyword", seen[0]) if f"Not '{n}'" in content]
+        name = ["whole word", "keyword", seen[0], "weekday names"][len(told)]
+        return {"class_name": name, "new_members": list(seen), "non_members": ["noon", "table"]}
+
+    policy = with_role(computed_aware, "generalizer", three_problems)
+    state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
+    decisions = [t.decision for t in state.turns if t.role == "generalizer"]
+    assert llm.calls.count("generalizer") == CLASS_CALLS == 4 and not any(h.class_name for h in state.hypotheses)
+    assert all("told why" in d for d in decisions[:3])
+    assert decisions[3] == "no class hypothesis: no new member or non-member"  # no call is left to ask
+
     stubborn = with_role(computed_aware, "generalizer", {"class_name": seen[0], "new_members": unseen[:2],
                                                          "non_members": ["noon", "table"]})  # fmt: skip
     state, llm = run(planted, weekday, stubborn, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
