@@ -9,6 +9,8 @@ forced`` stored in ``OUT/eval``:
 - ``literal``: a reader that predicts 1 on every token the explanation cites (in quotes, or whitespace by name: "a
   line break") and 0 elsewhere. It cannot read negation, classes or context, so it measures what the cited tokens
   alone are worth, not what the explanation is worth;
+- ``early``: the reader's score on each window's first 8 tokens only, before its drift along the window (below)
+  sets in; undefined for a feature whose windows stay silent there;
 - ``agreement``: the Pearson correlation of the reader's predictions for SAGE's and the baseline's explanation of the
   same feature, over the same tokens: how far the reader's predictions move when the explanation changes.
 
@@ -20,7 +22,7 @@ Pooled over the quality runs given (disjoint feature sets), with the paired test
 Last line: ``reader_delta=<SAGE-baseline, the reader> literal_delta=<SAGE-baseline, the literal reader>
 literal_sage= literal_baseline= reader_literal_r=<correlation of the two readers' scores over features and
 explainers> agreement=<median over features> early_late_ratio=<the reader's mean prediction on a window's first 8
-tokens over its mean from token 16 on> features=``.
+tokens over its mean from token 16 on> early_delta=<SAGE-baseline, the reader on the first 8 tokens> features=``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from sage_nb.evaluate.report import paired_test
 from sage_nb.evaluate.simulation import pearson
 
 EXPLAINERS = ("sage", "baseline", "top-tokens")
+#: The first tokens of a window, where the reader has not drifted yet (the ``early`` score).
+EARLY = 8
 
 
 def cites(description: str, token: str) -> bool:
@@ -75,7 +79,10 @@ def feature_rows(comparison: dict, measured: dict) -> tuple[list[dict], float | 
         if reader is None or not math.isclose(reader, float(score["value"]), abs_tol=1e-3):
             raise ValueError(f"feature {feature}, {name}: recomputed {reader}, stored {score['value']}")
         said, _ = pearson(true, literal(explained["description"], tokens))
+        first = [(t, p) for i, t, p in zip(positions, true, predicted, strict=True) if i < EARLY]
+        early, _ = pearson([t for t, _ in first], [p for _, p in first])
         rows.append({"feature": feature, "explainer": name, "reader": reader, "literal": 0.0 if said is None else said,
+                     "early": math.nan if early is None else early,
                      "profile": list(zip(positions, true, predicted, strict=True))})  # fmt: skip
         predictions[name] = predicted
     agreement = None
@@ -98,7 +105,7 @@ def position_bands(scores: pd.DataFrame, width: int = 8) -> pd.DataFrame:
     return table
 
 
-def early_late_ratio(bands: pd.DataFrame, early: int = 8, late: int = 16) -> float:
+def early_late_ratio(bands: pd.DataFrame, early: int = EARLY, late: int = 16) -> float:
     """The mean prediction on a window's first ``early`` tokens over its mean from token ``late`` on (from
     :func:`position_bands`, whose band width must divide both): about 1 for a reader that does not drift."""
     first, later = _mean_prediction(bands[bands["start"] < early]), _mean_prediction(bands[bands["start"] >= late])
@@ -137,10 +144,10 @@ def main() -> None:
     args = parser.parse_args()
     scores, agreements = load(args.runs)
     print(f"{scores['feature'].nunique()} features from {len(args.runs)} runs")
-    means = scores.groupby("explainer")[["reader", "literal"]].mean()
+    means = scores.groupby("explainer")[["reader", "literal", "early"]].mean()
     print(means.reindex([e for e in EXPLAINERS if e in means.index]).round(3).to_string())
     deltas = {}
-    for column in ("reader", "literal"):
+    for column in ("reader", "literal", "early"):
         wide = scores.pivot_table(index="feature", columns="explainer", values=column)
         for other in ("baseline", "top-tokens"):
             if "sage" not in wide or other not in wide:
@@ -167,7 +174,7 @@ def main() -> None:
         f"literal_baseline={means.loc['baseline', 'literal'] if 'baseline' in means.index else nan:.3f} "
         f"reader_literal_r={reader_literal if reader_literal is not None else nan:.3f} "
         f"agreement={agreement:.3f} early_late_ratio={early_late_ratio(bands):.2f} "
-        f"features={scores['feature'].nunique()}"
+        f"early_delta={deltas.get(('early', 'baseline'), nan):.3f} features={scores['feature'].nunique()}"
     )
 
 
