@@ -19,6 +19,8 @@ from sage_nb.core.text import visible
 #: Texts the GEN scorer asks for, and the length of each in words.
 GEN_TEXTS = 10
 GEN_MIN_WORDS, GEN_MAX_WORDS = 5, 15
+#: Further GEN calls, at most, when dropped duplicates leave fewer texts than were asked for.
+GEN_TOP_UPS = 2
 #: Texts of each kind (activating, unrelated) the input metric asks for.
 INPUT_TEXTS = 5
 #: Most texts one generation or input list may be asked for (bounds the reply).
@@ -107,9 +109,12 @@ def _explanation(text: str) -> str:
     return "'" + " ".join(text.split()).replace("'", "’").replace('"', "’") + "'"
 
 
-def generation_messages(explanation: str, n: int = GEN_TEXTS) -> list[dict[str, str]]:
-    """GEN's prompt: write ``n`` texts that should activate the feature the ``explanation`` describes."""
+def generation_messages(explanation: str, n: int = GEN_TEXTS, written: Sequence[str] = ()) -> list[dict[str, str]]:
+    """GEN's prompt: write ``n`` texts that should activate the feature the ``explanation`` describes; with
+    ``written``, ``n`` more that differ from those (the scorer's top-up after duplicates)."""
     user = f"Explanation: {_explanation(explanation)}\n\nWrite {n} texts."
+    if written:
+        user += f" These are written already; each new text must differ from all of them: {_quoted(written)}"
     return [{"role": "system", "content": GEN_SYSTEM.format(n=n)}, {"role": "user", "content": user}]
 
 
