@@ -8,6 +8,7 @@ still fires, so the claim can say which it is and quote a context that was measu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 
 from sage_nb.agent.minimal_pairs import candidate_contexts
@@ -34,6 +35,21 @@ def probed_words(seen: Collection[str]) -> list[str]:
 def plain_sentences(word: str) -> list[str]:
     """``word`` in each of :data:`PLAIN_FRAMES`."""
     return [frame.format(word) for frame in PLAIN_FRAMES]
+
+
+def _frame_pattern(frame: str) -> str:
+    head, tail = (re.escape(part) for part in frame.split("{}"))
+    return head + r"\S+" + tail.rstrip(r"\.")
+
+
+_PLAIN_FRAME_RE = re.compile("|".join(_frame_pattern(f) for f in PLAIN_FRAMES), re.IGNORECASE)
+
+
+def quotes_plain_frame(text: str) -> bool:
+    """Whether ``text`` quotes one of :data:`PLAIN_FRAMES` (any word in its slot). A probe sentence is a test text
+    made to check the word out of context; an explanation that gives it as a context where the feature fires tells a
+    reader nothing about the texts the feature was found in."""
+    return bool(_PLAIN_FRAME_RE.search(text))
 
 
 def word_activation(tokens: Sequence[str], acts: Sequence[float], word: str) -> float:
@@ -69,4 +85,4 @@ def context_tails(fd: FeatureData, seen: Collection[str], limit: int = 6) -> lis
     return sorted(tails, key=len)[:limit]
 
 
-__all__ = ["PLAIN_FRAMES", "context_tails", "plain_sentences", "probed_words", "word_activation"]
+__all__ = ["PLAIN_FRAMES", "context_tails", "plain_sentences", "probed_words", "quotes_plain_frame", "word_activation"]

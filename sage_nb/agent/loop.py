@@ -23,6 +23,7 @@ from sage_nb.agent.context_probe import (
     context_tails,
     plain_sentences,
     probed_words,
+    quotes_plain_frame,
     word_activation,
 )
 from sage_nb.agent.minimal_pairs import minimal_pairs, pair_tests, window_text
@@ -812,7 +813,9 @@ class SageLoop:
             written = Explanation(undo_prompt_marks(reply.description), labels, evidence)
         said = " ".join([written.description, *labels]) if written is not None else ""
         refuted = names_refuted_members(written.description, labels, s.hypotheses) if written is not None else []
-        faithful = rests_on_accepted(said, s.hypotheses) and names_accepted_class(said, s.hypotheses) and not refuted
+        probe = quotes_plain_frame(said)
+        faithful = (rests_on_accepted(said, s.hypotheses) and names_accepted_class(said, s.hypotheses)
+                    and not refuted and not probe)  # fmt: skip
         if written is not None and faithful:
             s.explanation = written
             decision = "explanation written"
@@ -822,7 +825,8 @@ class SageLoop:
             if written is not None:
                 why = ("names nothing the accepted hypotheses name" if not rests_on_accepted(said, s.hypotheses)
                        else "does not name the accepted class" if not names_accepted_class(said, s.hypotheses)
-                       else f"names members its tests refuted ({', '.join(map(repr, refuted))})")  # fmt: skip
+                       else f"names members its tests refuted ({', '.join(map(repr, refuted))})" if refuted
+                       else "quotes a plain sentence of the context probe as a context")  # fmt: skip
             decision = f"synthesis {why}: the explanation lists the accepted hypotheses"
         else:
             s.stop_reason = f"synthesis failed ({result.error_kind}) and no hypothesis was accepted"

@@ -887,6 +887,28 @@ def test_a_synthesis_that_names_refuted_members_is_replaced_by_the_accepted_clai
     assert "names members its tests refuted ('January', 'March')" in state.turns[-1].decision
 
 
+def test_a_synthesis_that_quotes_a_probe_sentence_as_a_context_is_replaced(planted, weekday):
+    """On real feature 418 the 1.5B synthesis wrote "most strongly after 'The word inity is in this sentence.'": a
+    plain sentence the context probe made up is no context the feature was found in."""
+    _, fd = weekday
+    seen = computed_candidate(fd)[2]
+    said = f"Fires on '{seen[0]}' and '{seen[-1]}', most strongly after 'The word {seen[0]} is in this sentence.'"
+    policy = with_role(truthful, "synthesis", {"description": said, "labels": [seen[0], seen[-1]]})
+    state, _ = run(planted, weekday, policy, Bounds(hypotheses=1), computed_hypothesis=True)
+    assert state.hypotheses[0].status == "accepted"
+    assert state.explanation.source == "hypotheses" and "in this sentence" not in state.explanation.description
+    assert "quotes a plain sentence of the context probe as a context" in state.turns[-1].decision
+
+
+def test_quotes_plain_frame_knows_each_frame_with_any_word():
+    from sage_nb.agent.context_probe import PLAIN_FRAMES, plain_sentences, quotes_plain_frame
+
+    assert all(quotes_plain_frame(f"after '{s}'") for s in plain_sentences("inity"))
+    assert quotes_plain_frame("after 'i wrote None on the board today'")  # case and the full stop do not matter
+    assert not quotes_plain_frame("The word 'inity' ends 'infinity' in this sentence.")
+    assert len(PLAIN_FRAMES) == 2
+
+
 CAPS_CORPUS = [
     "mode = ZIP_STORED if small else ZIP_DEFLATED\n",
     "if level == LOGGING_LEVEL:\n    return None\n",
