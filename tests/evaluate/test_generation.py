@@ -116,9 +116,11 @@ def test_duplicates_and_empty_texts_are_dropped_with_a_note(planted, digit):
 def test_dropped_texts_are_topped_up_by_asking_again_for_different_ones(planted, digit):
     """The reader repeats itself; asked again with its kept texts shown, it writes new ones, and all are measured."""
     seen: list[str] = []
+    requests = []
 
     def policy(role, messages, request):
         seen.append(messages[-1]["content"])
+        requests.append(request)
         if len(seen) == 1:
             return {"texts": [TEXTS[0]] * 6 + TEXTS[1:5]}  # 5 kept, 5 duplicates
         return {"texts": TEXTS[5:10]}
@@ -130,6 +132,9 @@ def test_dropped_texts_are_topped_up_by_asking_again_for_different_ones(planted,
     assert "Write 5 texts." in seen[1] and all(f"'{t}'" in seen[1] for t in TEXTS[:5])
     assert "Write 10 texts." in seen[0] and "written already" not in seen[0]
     assert "asked again for 5 text(s) unlike the 5 kept: 5 new" in score.notes
+    # the first request is greedy; a top-up samples, with a seed of its own (greedy, a small reader repeats itself)
+    assert requests[0].temperature is None and requests[0].seed == 0
+    assert requests[1].temperature == prompts.GEN_TOP_UP_TEMPERATURE and requests[1].seed == 1
     threshold = GenerationScorer().threshold_value(setup_for(planted, digit, None))
     assert score.value == pytest.approx(expected_rate(planted, digit.index, TEXTS, threshold))
 
