@@ -1,11 +1,12 @@
 """GEN: can an LLM write texts that activate the feature from the explanation alone?
 
 The LLM reads the candidate's text (``candidate.text(setup.representation)``) and writes ``n_texts`` short texts
-meant to activate the feature strongly. Each is measured on the target; a text succeeds when its maximum
-activation reaches the threshold, and the score is the success rate. When dropped duplicates leave fewer texts than
-asked for, the LLM is asked again (``top_ups`` times at most, sampled at
-:data:`~sage_nb.evaluate.prompts.GEN_TOP_UP_TEMPERATURE`) for as many more, shown the texts it already wrote. Two
-thresholds:
+meant to activate the feature strongly, sampled at :data:`~sage_nb.evaluate.prompts.GEN_TEMPERATURE`. Each is
+measured on the target; a text succeeds when its maximum activation reaches the threshold, and the score is the
+success rate. When dropped duplicates leave fewer texts than
+asked for, the LLM is asked again (``top_ups`` times at most) for as many more, shown the texts it already wrote.
+Every explanation's texts come from the same sampling, so no explainer is scored on more sampled texts than another.
+Two thresholds:
 
 * ``"sage"`` (SAGE paper): :data:`THRESHOLD_FRACTION` x the mean maximum of the top-10 exemplars;
 * ``"saeexplainer"`` (SAEExplainer paper): :data:`THRESHOLD_FRACTION` x the feature's maximum activation.
@@ -134,13 +135,13 @@ class GenerationScorer(Scorer):
         return Score(self.name, setup.feature, candidate.explainer, value, len(rows), details, notes)
 
     def _ask(self, explanation: str, n: int, written: list[str], setup: EvalSetup, attempt: int = 0) -> Any:
-        """The first request (greedy, ``attempt`` 0), or top-up ``attempt`` (sampled, its own seed)."""
+        """The first request (``attempt`` 0) or top-up ``attempt``, each with a seed of its own."""
         return setup.llm.complete(
             prompts.generation_messages(explanation, n, written),
             prompts.generation_schema(n),
             role=self.name,
             feature=str(setup.feature),
-            temperature=prompts.GEN_TOP_UP_TEMPERATURE if attempt else None,
+            temperature=prompts.GEN_TEMPERATURE,
             seed=setup.seed + attempt,
             max_tokens=prompts.text_reply_tokens(n),
         )
@@ -148,7 +149,7 @@ class GenerationScorer(Scorer):
     def _top_up(
         self, explanation: str, texts: list[str], notes: list[str], setup: EvalSetup
     ) -> tuple[list[str], list[str]]:
-        """Ask again (at most ``top_ups`` times, sampled) while dropped texts leave fewer than ``n_texts``, showing
+        """Ask again (at most ``top_ups`` times) while dropped texts leave fewer than ``n_texts``, showing
         the kept texts so the new ones differ: a rate over one or two texts says little. Stops when a reply adds
         nothing."""
         for attempt in range(1, self.top_ups + 1):
