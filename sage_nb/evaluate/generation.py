@@ -1,12 +1,8 @@
 """GEN: can an LLM write texts that activate the feature from the explanation alone?
 
 The LLM reads the candidate's text (``candidate.text(setup.representation)``) and writes ``n_texts`` short texts
-meant to activate the feature strongly, sampled at :data:`~sage_nb.evaluate.prompts.GEN_TEMPERATURE`. Each is
-measured on the target; a text succeeds when its maximum activation reaches the threshold, and the score is the
-success rate. When dropped duplicates leave fewer texts than
-asked for, the LLM is asked again (``top_ups`` times at most) for as many more, shown the texts it already wrote.
-Every explanation's texts come from the same sampling, so no explainer is scored on more sampled texts than another.
-Two thresholds:
+meant to activate the feature strongly. Each is measured on the target; a text succeeds when its maximum
+activation reaches the threshold, and the score is the success rate. Two thresholds:
 
 * ``"sage"`` (SAGE paper): :data:`THRESHOLD_FRACTION` x the mean maximum of the top-10 exemplars;
 * ``"saeexplainer"`` (SAEExplainer paper): :data:`THRESHOLD_FRACTION` x the feature's maximum activation.
@@ -81,20 +77,15 @@ class GenerationScorer(Scorer):
 
     name = "gen"
 
-    def __init__(
-        self, n_texts: int = prompts.GEN_TEXTS, threshold: str = "sage", top_ups: int = prompts.GEN_TOP_UPS
-    ) -> None:
+    def __init__(self, n_texts: int = prompts.GEN_TEXTS, threshold: str = "sage") -> None:
         if threshold not in THRESHOLDS:
             raise ValueError(f"Unknown threshold {threshold!r}: use one of {THRESHOLDS}")
-        if top_ups < 0:
-            raise ValueError(f"top_ups must be 0 or more, got {top_ups}")
         prompts.generation_schema(n_texts)  # validates the count
         self.n_texts = n_texts
         self.threshold = threshold
-        self.top_ups = top_ups
 
     def __repr__(self) -> str:
-        return f"GenerationScorer(n_texts={self.n_texts}, threshold={self.threshold!r}, top_ups={self.top_ups})"
+        return f"GenerationScorer(n_texts={self.n_texts}, threshold={self.threshold!r})"
 
     def threshold_value(self, setup: EvalSetup) -> float:
         """The activation a text must reach to count as a success."""
@@ -107,12 +98,17 @@ class GenerationScorer(Scorer):
         threshold = self.threshold_value(setup)
         if threshold <= 0:
             return failed(self.name, candidate, setup, "the feature never fired in the mined corpus: no threshold")
-        explanation = candidate.text(setup.representation)
-        result = self._ask(explanation, self.n_texts, [], setup)
+        result = setup.llm.complete(
+            prompts.generation_messages(candidate.text(setup.representation), self.n_texts),
+            prompts.generation_schema(self.n_texts),
+            role=self.name,
+            feature=str(setup.feature),
+            seed=setup.seed,
+            max_tokens=prompts.text_reply_tokens(self.n_texts),
+        )
         if not result.ok or result.parsed is None:
             return failed(self.name, candidate, setup, f"LLM reply failed: {result.error_kind}: {result.error}")
         texts, notes = clean_texts(result.parsed.texts)
-        texts, notes = self._top_up(explanation, texts, notes, setup)
         if not texts:
             why = f" ({'; '.join(notes)})" if notes else ""
             return failed(self.name, candidate, setup, f"the LLM wrote no usable texts{why}")
@@ -133,40 +129,6 @@ class GenerationScorer(Scorer):
         value = sum(m >= threshold for m in maxima) / len(maxima)
         notes += word_notes(texts)
         return Score(self.name, setup.feature, candidate.explainer, value, len(rows), details, notes)
-
-    def _ask(self, explanation: str, n: int, written: list[str], setup: EvalSetup, attempt: int = 0) -> Any:
-        """The first request (``attempt`` 0) or top-up ``attempt``, each with a seed of its own."""
-        return setup.llm.complete(
-            prompts.generation_messages(explanation, n, written),
-            prompts.generation_schema(n),
-            role=self.name,
-            feature=str(setup.feature),
-            temperature=prompts.GEN_TEMPERATURE,
-            seed=setup.seed + attempt,
-            max_tokens=prompts.text_reply_tokens(n),
-        )
-
-    def _top_up(
-        self, explanation: str, texts: list[str], notes: list[str], setup: EvalSetup
-    ) -> tuple[list[str], list[str]]:
-        """Ask again (at most ``top_ups`` times) while dropped texts leave fewer than ``n_texts``, showing
-        the kept texts so the new ones differ: a rate over one or two texts says little. Stops when a reply adds
-        nothing."""
-        for attempt in range(1, self.top_ups + 1):
-            need = self.n_texts - len(texts)
-            if need <= 0 or not texts:
-                break
-            result = self._ask(explanation, need, texts, setup, attempt)
-            if not result.ok or result.parsed is None:
-                notes = [*notes, f"asked again for {need} text(s): reply failed ({result.error_kind})"]
-                break
-            more, _ = clean_texts([*texts, *result.parsed.texts])
-            new = more[len(texts) :]
-            notes = [*notes, f"asked again for {need} text(s) unlike the {len(texts)} kept: {len(new)} new"]
-            texts = more[: self.n_texts]
-            if not new:
-                break
-        return texts, notes
 
 
 __all__ = ["THRESHOLDS", "THRESHOLD_FRACTION", "GenerationScorer", "clean_texts"]

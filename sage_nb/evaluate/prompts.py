@@ -19,12 +19,6 @@ from sage_nb.core.text import visible
 #: Texts the GEN scorer asks for, and the length of each in words.
 GEN_TEXTS = 10
 GEN_MIN_WORDS, GEN_MAX_WORDS = 5, 15
-#: GEN texts are sampled at this temperature. Greedy, a small reader often writes one text ten times (greedy
-#: Qwen2.5-Coder-1.5B left one distinct text for 18 of the 108 explanations of the quality benchmark's 36
-#: features), and a rate over one text is a coin toss; sampled, each explanation gets texts from the reader's range.
-GEN_TEMPERATURE = 1.0
-#: Further GEN calls, at most, when dropped duplicates leave fewer texts than were asked for.
-GEN_TOP_UPS = 2
 #: Texts of each kind (activating, unrelated) the input metric asks for.
 INPUT_TEXTS = 5
 #: Most texts one generation or input list may be asked for (bounds the reply).
@@ -113,12 +107,9 @@ def _explanation(text: str) -> str:
     return "'" + " ".join(text.split()).replace("'", "’").replace('"', "’") + "'"
 
 
-def generation_messages(explanation: str, n: int = GEN_TEXTS, written: Sequence[str] = ()) -> list[dict[str, str]]:
-    """GEN's prompt: write ``n`` texts that should activate the feature the ``explanation`` describes; with
-    ``written``, ``n`` more that differ from those (the scorer's top-up after duplicates)."""
+def generation_messages(explanation: str, n: int = GEN_TEXTS) -> list[dict[str, str]]:
+    """GEN's prompt: write ``n`` texts that should activate the feature the ``explanation`` describes."""
     user = f"Explanation: {_explanation(explanation)}\n\nWrite {n} texts."
-    if written:
-        user += f" These are written already; each new text must differ from all of them: {_quoted(written)}"
     return [{"role": "system", "content": GEN_SYSTEM.format(n=n)}, {"role": "user", "content": user}]
 
 

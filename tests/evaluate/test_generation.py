@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from scripted import ScriptedLLM
 
@@ -102,7 +100,7 @@ def test_representation_switch_changes_what_the_llm_sees(planted, digit):
 
 def test_duplicates_and_empty_texts_are_dropped_with_a_note(planted, digit):
     texts = [*TEXTS[:7], "  the SHOP opened 12 new branches across the country. ", "     ", TEXTS[2]]
-    score = GenerationScorer(top_ups=0).score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(texts_policy(texts))))
+    score = GenerationScorer().score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(texts_policy(texts))))
     assert score.n == 7
     assert [row["text"] for row in score.details["texts"]] == TEXTS[:7]
     assert "dropped 1 empty text(s)" in score.notes and "dropped 2 duplicate text(s)" in score.notes
@@ -111,57 +109,6 @@ def test_duplicates_and_empty_texts_are_dropped_with_a_note(planted, digit):
             planted, digit.index, TEXTS[:7], GenerationScorer().threshold_value(setup_for(planted, digit, None))
         )
     )
-
-
-def test_dropped_texts_are_topped_up_by_asking_again_for_different_ones(planted, digit):
-    """The reader repeats itself; asked again with its kept texts shown, it writes new ones, and all are measured."""
-    seen: list[str] = []
-    requests = []
-
-    def policy(role, messages, request):
-        seen.append(messages[-1]["content"])
-        requests.append(request)
-        if len(seen) == 1:
-            return {"texts": [TEXTS[0]] * 6 + TEXTS[1:5]}  # 5 kept, 5 duplicates
-        return {"texts": TEXTS[5:10]}
-
-    llm = ScriptedLLM(policy)
-    score = GenerationScorer().score(CANDIDATE, setup_for(planted, digit, llm))
-    assert llm.calls == ["gen", "gen"] and score.n == 10
-    assert [row["text"] for row in score.details["texts"]] == TEXTS
-    assert "Write 5 texts." in seen[1] and all(f"'{t}'" in seen[1] for t in TEXTS[:5])
-    assert "Write 10 texts." in seen[0] and "written already" not in seen[0]
-    assert "asked again for 5 text(s) unlike the 5 kept: 5 new" in score.notes
-    # every request samples at one temperature; a top-up has a seed of its own
-    assert [r.temperature for r in requests] == [prompts.GEN_TEMPERATURE] * 2 and prompts.GEN_TEMPERATURE > 0
-    assert [r.seed for r in requests] == [0, 1]
-    threshold = GenerationScorer().threshold_value(setup_for(planted, digit, None))
-    assert score.value == pytest.approx(expected_rate(planted, digit.index, TEXTS, threshold))
-
-
-def same_text_policy(role, messages, request):
-    """Answers every GEN request with one text, repeated as many times as the request asks for."""
-    n = int(re.search(r"Write (\d+) texts", messages[-1]["content"]).group(1))
-    return {"texts": [TEXTS[0]] * n}
-
-
-def test_top_ups_stop_when_a_reply_adds_nothing_or_fails(planted, digit):
-    repeats = ScriptedLLM(same_text_policy)  # every reply the one text, as many times as asked
-    score = GenerationScorer().score(CANDIDATE, setup_for(planted, digit, repeats))
-    assert repeats.calls == ["gen", "gen"] and score.n == 1  # the second reply added nothing: no third call
-    assert score.notes[-1] == "asked again for 9 text(s) unlike the 1 kept: 0 new"
-
-    replies = iter([{"texts": [TEXTS[0]] * 10}, "not json", "not json"])  # the LLM layer repairs once
-    broken = ScriptedLLM(lambda role, messages, request: next(replies))
-    score = GenerationScorer().score(CANDIDATE, setup_for(planted, digit, broken))
-    assert score.n == 1 and score.value is not None  # the first reply's text is still measured
-    assert score.notes[-1].startswith("asked again for 9 text(s): reply failed")
-
-    once = ScriptedLLM(same_text_policy)
-    GenerationScorer(top_ups=0).score(CANDIDATE, setup_for(planted, digit, once))
-    assert once.calls == ["gen"]
-    with pytest.raises(ValueError, match="top_ups"):
-        GenerationScorer(top_ups=-1)
 
 
 def test_visible_whitespace_marks_are_undone_and_word_bounds_noted():
