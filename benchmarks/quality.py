@@ -8,7 +8,8 @@ planted feature to see how many it recovers (its description or a label names th
 planted features, as a reference; ``--top-tokens-only`` scores just that explanation (no agent, no baseline, and
 a last line ``top_tokens_gen=<GEN> top_tokens_pearson=<simulation r> top_tokens_planted=<fraction>``), quick enough
 to check the statistics' floor on its own. The simulation reads one number after each token (``--sim-mode forced``,
-the llama.cpp engine); ``--sim-mode all_at_once`` lets the simulator write the list (any backend).
+the llama.cpp engine); ``--sim-mode all_at_once`` lets the simulator write the list (any backend). GEN's reader
+writes greedily unless ``--gen-temperature`` samples its texts (a small greedy reader may write one text ten times).
 
 Takes long on 2 CPU cores (run it in the background, alone). Every LLM call is recorded to ``OUT/calls.jsonl``; the
 report's scores go to ``OUT/scores.csv`` and the summary to ``OUT/quality_summary.json``: commit those (not the run
@@ -41,6 +42,7 @@ from sage_nb import corpus_contexts, default_corpus, load_or_mine, load_target
 from sage_nb.agent import AgentConfig, Bounds, explain_features
 from sage_nb.data.index import mine
 from sage_nb.evaluate.base import Candidate
+from sage_nb.evaluate.generation import GenerationScorer
 from sage_nb.evaluate.report import evaluate
 from sage_nb.evaluate.simulation import SimulationScorer
 from sage_nb.explainers.one_shot import OneShotExplainer
@@ -183,8 +185,10 @@ def beats_top_tokens(report) -> float:
 
 
 def scorers(args: argparse.Namespace) -> list:
-    """The scorers named by ``--scorers``, the simulation one in ``--sim-mode``."""
-    return [SimulationScorer(mode=args.sim_mode) if name == "simulation" else name for name in args.scorers.split(",")]
+    """The scorers named by ``--scorers``: the simulation one in ``--sim-mode``, GEN at ``--gen-temperature``."""
+    made = {"simulation": lambda: SimulationScorer(mode=args.sim_mode),
+            "gen": lambda: GenerationScorer(temperature=args.gen_temperature)}  # fmt: skip
+    return [made[name]() if name in made else name for name in args.scorers.split(",")]
 
 
 def main() -> None:
@@ -200,6 +204,12 @@ def main() -> None:
         default="forced",
         choices=["forced", "all_at_once", "per_token"],
         help="how the simulation scorer reads (forced: one number read after each token; needs the llama.cpp engine)",
+    )
+    parser.add_argument(
+        "--gen-temperature",
+        type=float,
+        default=None,
+        help="GEN's reader samples its texts at this temperature (default: greedy; then a small reader may repeat one)",
     )
     parser.add_argument("--hypotheses", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1)

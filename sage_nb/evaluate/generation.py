@@ -77,15 +77,22 @@ class GenerationScorer(Scorer):
 
     name = "gen"
 
-    def __init__(self, n_texts: int = prompts.GEN_TEXTS, threshold: str = "sage") -> None:
+    def __init__(
+        self, n_texts: int = prompts.GEN_TEXTS, threshold: str = "sage", temperature: float | None = None
+    ) -> None:
+        """``temperature`` None asks the backend's default (greedy for the local engines); a small greedy reader may
+        write one text ten times, and the duplicates are dropped (see the score's notes)."""
         if threshold not in THRESHOLDS:
             raise ValueError(f"Unknown threshold {threshold!r}: use one of {THRESHOLDS}")
+        if temperature is not None and temperature < 0:
+            raise ValueError(f"temperature must be 0 or more, got {temperature}")
         prompts.generation_schema(n_texts)  # validates the count
         self.n_texts = n_texts
         self.threshold = threshold
+        self.temperature = temperature
 
     def __repr__(self) -> str:
-        return f"GenerationScorer(n_texts={self.n_texts}, threshold={self.threshold!r})"
+        return f"GenerationScorer(n_texts={self.n_texts}, threshold={self.threshold!r}, temperature={self.temperature})"
 
     def threshold_value(self, setup: EvalSetup) -> float:
         """The activation a text must reach to count as a success."""
@@ -103,6 +110,7 @@ class GenerationScorer(Scorer):
             prompts.generation_schema(self.n_texts),
             role=self.name,
             feature=str(setup.feature),
+            temperature=self.temperature,
             seed=setup.seed,
             max_tokens=prompts.text_reply_tokens(self.n_texts),
         )
@@ -124,6 +132,7 @@ class GenerationScorer(Scorer):
             "scale": setup.scale,
             "representation": setup.representation,
             "requested": self.n_texts,
+            "temperature": self.temperature,
             "texts": text_rows(rows, threshold),
         }
         value = sum(m >= threshold for m in maxima) / len(maxima)
