@@ -9,7 +9,8 @@ planted features, as a reference; ``--top-tokens-only`` scores just that explana
 a last line ``top_tokens_gen=<GEN> top_tokens_pearson=<simulation r> top_tokens_planted=<fraction>``), quick enough
 to check the statistics' floor on its own. The simulation reads one number after each token (``--sim-mode forced``,
 the llama.cpp engine); ``--sim-mode all_at_once`` lets the simulator write the list (any backend). GEN's reader
-writes greedily unless ``--gen-temperature`` samples its texts (a small greedy reader may write one text ten times).
+samples its texts at ``--gen-temperature`` (``GEN_TEMPERATURE``; 0 writes greedily, where a small reader may write
+one text ten times).
 
 Takes long on 2 CPU cores (run it in the background, alone). Every LLM call is recorded to ``OUT/calls.jsonl``; the
 report's scores go to ``OUT/scores.csv`` and the summary to ``OUT/quality_summary.json``: commit those (not the run
@@ -43,6 +44,7 @@ from sage_nb.agent import AgentConfig, Bounds, explain_features
 from sage_nb.data.index import mine
 from sage_nb.evaluate.base import Candidate
 from sage_nb.evaluate.generation import GenerationScorer
+from sage_nb.evaluate.prompts import GEN_TEMPERATURE
 from sage_nb.evaluate.report import evaluate
 from sage_nb.evaluate.simulation import SimulationScorer
 from sage_nb.explainers.one_shot import OneShotExplainer
@@ -208,8 +210,8 @@ def main() -> None:
     parser.add_argument(
         "--gen-temperature",
         type=float,
-        default=None,
-        help="GEN's reader samples its texts at this temperature (default: greedy; then a small reader may repeat one)",
+        default=GEN_TEMPERATURE,
+        help=f"GEN's reader samples its texts at this temperature (default {GEN_TEMPERATURE}; 0: greedy)",
     )
     parser.add_argument("--hypotheses", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1)

@@ -1,8 +1,9 @@
 """GEN: can an LLM write texts that activate the feature from the explanation alone?
 
 The LLM reads the candidate's text (``candidate.text(setup.representation)``) and writes ``n_texts`` short texts
-meant to activate the feature strongly. Each is measured on the target; a text succeeds when its maximum
-activation reaches the threshold, and the score is the success rate. Two thresholds:
+meant to activate the feature strongly, sampled at :data:`~sage_nb.evaluate.prompts.GEN_TEMPERATURE`. Each is
+measured on the target; a text succeeds when its maximum activation reaches the threshold, and the score is the
+success rate. Two thresholds:
 
 * ``"sage"`` (SAGE paper): :data:`THRESHOLD_FRACTION` x the mean maximum of the top-10 exemplars;
 * ``"saeexplainer"`` (SAEExplainer paper): :data:`THRESHOLD_FRACTION` x the feature's maximum activation.
@@ -78,10 +79,13 @@ class GenerationScorer(Scorer):
     name = "gen"
 
     def __init__(
-        self, n_texts: int = prompts.GEN_TEXTS, threshold: str = "sage", temperature: float | None = None
+        self,
+        n_texts: int = prompts.GEN_TEXTS,
+        threshold: str = "sage",
+        temperature: float | None = prompts.GEN_TEMPERATURE,
     ) -> None:
-        """``temperature`` None asks the backend's default (greedy for the local engines); a small greedy reader may
-        write one text ten times, and the duplicates are dropped (see the score's notes)."""
+        """The reader samples at ``temperature`` (None: the backend's default, greedy for the local engines, where a
+        small reader may write one text ten times; duplicates are dropped and noted)."""
         if threshold not in THRESHOLDS:
             raise ValueError(f"Unknown threshold {threshold!r}: use one of {THRESHOLDS}")
         if temperature is not None and temperature < 0:

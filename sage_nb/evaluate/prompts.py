@@ -19,6 +19,10 @@ from sage_nb.core.text import visible
 #: Texts the GEN scorer asks for, and the length of each in words.
 GEN_TEXTS = 10
 GEN_MIN_WORDS, GEN_MAX_WORDS = 5, 15
+#: GEN's reader samples its texts at this temperature. Greedy, Qwen2.5-Coder-1.5B left one distinct text of ten for
+#: 17 of the quality benchmark's 108 GEN scores; at 1.0 a third of its texts were Chinese or Japanese; at 0.7, 8 of
+#: 108 and none (docs/benchmarks.md).
+GEN_TEMPERATURE = 0.7
 #: Texts of each kind (activating, unrelated) the input metric asks for.
 INPUT_TEXTS = 5
 #: Most texts one generation or input list may be asked for (bounds the reply).

@@ -161,11 +161,11 @@ def test_request_is_bounded_and_options_are_checked(planted, digit):
     GenerationScorer(n_texts=4).score(CANDIDATE, setup_for(planted, digit, ScriptedLLM(policy)))
     assert requests[0].max_tokens == prompts.text_reply_tokens(4)
     assert requests[0].schema is prompts.generation_schema(4)
-    assert requests[0].temperature is None  # the backend's default unless asked
-    sampled = GenerationScorer(n_texts=4, temperature=0.7).score(
+    assert requests[0].temperature == prompts.GEN_TEMPERATURE > 0  # sampled: a greedy small reader repeats itself
+    sampled = GenerationScorer(n_texts=4, temperature=0.3).score(
         CANDIDATE, setup_for(planted, digit, ScriptedLLM(policy))
     )
-    assert requests[1].temperature == 0.7 and sampled.details["temperature"] == 0.7
+    assert requests[1].temperature == 0.3 and sampled.details["temperature"] == 0.3
     with pytest.raises(ValueError, match="temperature"):
         GenerationScorer(temperature=-1.0)
     with pytest.raises(ValueError, match="threshold"):
