@@ -20,8 +20,8 @@ from sage_nb.core.text import visible
 GEN_TEXTS = 10
 GEN_MIN_WORDS, GEN_MAX_WORDS = 5, 15
 #: GEN's reader samples its texts at this temperature. Greedy, Qwen2.5-Coder-1.5B left one distinct text of ten for
-#: 17 of the quality benchmark's 108 GEN scores; at 1.0 a third of its texts were Chinese or Japanese; at 0.7, 8 of
-#: 108 and none (docs/benchmarks.md).
+#: 17 of the quality benchmark's 108 GEN scores; at 1.0 a third of its texts were Chinese or Japanese; at 0.7, one
+#: text for 8 of 108, and 4 of 801 texts in another language (docs/benchmarks.md).
 GEN_TEMPERATURE = 0.7
 #: Texts of each kind (activating, unrelated) the input metric asks for.
 INPUT_TEXTS = 5
