@@ -38,8 +38,9 @@ def plain_sentences(word: str) -> list[str]:
 
 
 def _frame_pattern(frame: str) -> str:
-    head, tail = (re.escape(part) for part in frame.split("{}"))
-    return head + r"\S+" + tail.rstrip(r"\.")
+    """``frame`` as a regex: any word in its slot, its closing full stop optional."""
+    head, tail = frame.split("{}")
+    return re.escape(head) + r"\S+" + re.escape(tail.rstrip("."))
 
 
 _PLAIN_FRAME_RE = re.compile("|".join(_frame_pattern(f) for f in PLAIN_FRAMES), re.IGNORECASE)

@@ -811,28 +811,34 @@ class SageLoop:
             reply = result.parsed
             labels = [undo_prompt_marks(label) for label in reply.labels if undo_prompt_marks(label)]
             written = Explanation(undo_prompt_marks(reply.description), labels, evidence)
-        said = " ".join([written.description, *labels]) if written is not None else ""
-        refuted = names_refuted_members(written.description, labels, s.hypotheses) if written is not None else []
-        probe = quotes_plain_frame(said)
-        faithful = (rests_on_accepted(said, s.hypotheses) and names_accepted_class(said, s.hypotheses)
-                    and not refuted and not probe)  # fmt: skip
-        if written is not None and faithful:
+        why = "failed" if written is None else unfaithful(written, s.hypotheses)
+        if written is not None and why is None:
             s.explanation = written
             decision = "explanation written"
         elif accepted:
             s.explanation = Explanation("; ".join(accepted), accepted[:3], evidence, source="hypotheses")
-            why = "failed"
-            if written is not None:
-                why = ("names nothing the accepted hypotheses name" if not rests_on_accepted(said, s.hypotheses)
-                       else "does not name the accepted class" if not names_accepted_class(said, s.hypotheses)
-                       else f"names members its tests refuted ({', '.join(map(repr, refuted))})" if refuted
-                       else "quotes a plain sentence of the context probe as a context")  # fmt: skip
             decision = f"synthesis {why}: the explanation lists the accepted hypotheses"
         else:
             s.stop_reason = f"synthesis failed ({result.error_kind}) and no hypothesis was accepted"
             decision = s.stop_reason
         self._turn("synthesis", messages, result, decision=decision)
         s.phase = "done"
+
+
+def unfaithful(written: Explanation, hypotheses: Sequence[Hypothesis]) -> str | None:
+    """Why a written synthesis may not stand (the first problem found), or None when it rests on what was measured:
+    it names an accepted hypothesis and every accepted class, no member its tests refuted, and no probe sentence."""
+    said = " ".join([written.description, *written.labels])
+    if not rests_on_accepted(said, hypotheses):
+        return "names nothing the accepted hypotheses name"
+    if not names_accepted_class(said, hypotheses):
+        return "does not name the accepted class"
+    refuted = names_refuted_members(written.description, written.labels, hypotheses)
+    if refuted:
+        return f"names members its tests refuted ({', '.join(map(repr, refuted))})"
+    if quotes_plain_frame(said):
+        return "quotes a plain sentence of the context probe as a context"
+    return None
 
 
 def _class_of(reply: Any, seen: Sequence[str]) -> tuple[str, list[str], list[str]]:
