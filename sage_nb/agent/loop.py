@@ -107,7 +107,7 @@ class AgentConfig:
     generalize: bool = False
     #: With the computed H1, measure its words in plain sentences and short tails of its mined windows once its
     #: pairs are in (:mod:`sage_nb.agent.context_probe`, no LLM call); H1's wording then says whether the feature
-    #: fires on them anywhere or needs its context, quoting the shortest tail measured to fire.
+    #: fires on them in plain sentences too or needs its context, quoting the shortest tail measured to fire.
     context_probe: bool = False
 
     def __post_init__(self) -> None:
@@ -583,7 +583,8 @@ class SageLoop:
 
     def _probe_context(self, h: Hypothesis) -> None:
         """Measure H1's words in plain sentences and short tails of its mined windows; say in its wording whether
-        the feature fires on them anywhere or needs its context (quoting the shortest tail that fired)."""
+        the feature fires on them in plain sentences too or needs its context, and quote the shortest tail that
+        fired."""
         words = probed_words(h.tokens)
         if not words:
             return
@@ -609,7 +610,11 @@ class SageLoop:
         shown = list(rows[: len(plain)])
         expects = ["low" if silent and w == "low" else None for w in whole]
         if all(level == "high" for level in levels):
-            wording, expects = f"it fires on {named} in any text, plain sentences too", ["high"] * len(plain)
+            # the mined context stays in view: a reader told only "any text" writes prose, which fires less
+            wording, expects = f"it fires on {named} in plain sentences too", ["high"] * len(plain)
+            if quoted is not None:
+                wording = f"it fires most in contexts like '{quoted.text}', and on {named} in plain sentences too"
+                shown, expects = [*shown, quoted], [*expects, "high"]
         elif quoted is not None:
             wording = f"it fires most in contexts like '{quoted.text}'"
             wording += f", not on {named} in a plain sentence" if silent else ""

@@ -833,9 +833,11 @@ def test_the_context_probe_says_a_token_feature_fires_in_plain_sentences(planted
     state, llm = run(planted, weekday, computed_aware, bounds, computed_hypothesis=True, context_probe=True)
     (h1,) = state.hypotheses
     probe = [t for t in h1.tests if t.source == "context"]
-    assert probe and all(t.expect == "high" and t.level == "high" and t.text.startswith(("The word", "I wrote"))
-                         for t in probe)  # fmt: skip
-    assert "in any text, plain sentences too" in h1.claim and h1.history
+    plain = [t for t in probe if t.text.startswith(("The word", "I wrote"))]
+    (quoted,) = [t for t in probe if t not in plain]  # the mined context stays in view
+    assert plain and all(t.expect == "high" and t.level == "high" for t in [*plain, quoted])
+    assert f"it fires most in contexts like '{quoted.text}', and on 'Monday'" in h1.claim
+    assert h1.claim.endswith("in plain sentences too.") and "any text" not in h1.claim and h1.history
     assert h1.status == "accepted" and any(t.decision.startswith("context probe") for t in state.turns)
 
 
