@@ -8,8 +8,9 @@ tested under such a name can only be accepted as what the statistics already sai
 
 from __future__ import annotations
 
+import keyword
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sage_nb.evidence import CLASSES
 
@@ -22,6 +23,13 @@ _FILLER = frozenset({"token", "word", "words", "tokens", "the", "a", "an", "and"
 GENERIC_KINDS = frozenset(
     {"keyword", "symbol", "punctuation", "mark", "character", "identifier", "operator", "term", "name", "special"}
 )
+
+
+#: Bare kinds the evidence can qualify: (the class they name, whether a token is one), when every seen token is one
+#: and the feature's exemplars are code.
+QUALIFIED_KINDS: dict[str, tuple[str, Callable[[str], bool]]] = {"keyword": ("Python keywords", keyword.iskeyword)}
+#: Share of a feature's top exemplars that must look like code for a bare kind to be qualified.
+CODE_SHARE = 0.5
 
 
 def _singular(word: str) -> str:
@@ -45,4 +53,16 @@ def class_name_problem(name: str, seen: Sequence[str]) -> str:
     return ""
 
 
-__all__ = ["GENERIC_KINDS", "POSITION_CLASSES", "class_name_problem"]
+def qualified_kind(name: str, seen: Sequence[str], code_share: float) -> tuple[str, Callable[[str], bool]] | None:
+    """The class a bare kind ``name`` names once the evidence qualifies it, and the test of its members; None when
+    it cannot be qualified. 'keyword' for ``seen`` tokens that are all Python keywords, in exemplars of which at least
+    :data:`CODE_SHARE` look like code (``code_share``), is 'Python keywords': the tokens say which language."""
+    words = [_singular(w) for w in re.findall(r"\w+", name.casefold()) if w not in _FILLER]
+    tokens = [t.strip() for t in seen if t.strip()]
+    if len(words) != 1 or words[0] not in QUALIFIED_KINDS or not tokens or code_share < CODE_SHARE:
+        return None
+    qualified, member = QUALIFIED_KINDS[words[0]]
+    return (qualified, member) if all(member(t) for t in tokens) else None
+
+
+__all__ = ["CODE_SHARE", "GENERIC_KINDS", "POSITION_CLASSES", "QUALIFIED_KINDS", "class_name_problem", "qualified_kind"]

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from sage_nb.agent import prompts
 from sage_nb.agent.causal_tests import run_effects, supports_causal
-from sage_nb.agent.class_names import class_name_problem
+from sage_nb.agent.class_names import class_name_problem, qualified_kind
 from sage_nb.agent.context_probe import (
     STRONG_FRACTION,
     context_tails,
@@ -55,7 +55,7 @@ from sage_nb.agent.states import (
 from sage_nb.agent.substitutions import peak_words, substituted_members, substitution_tests
 from sage_nb.core.text import names_token, token_label, token_phrase, undo_prompt_marks, unvisible
 from sage_nb.data.records import FeatureData, TokenActivations
-from sage_nb.evidence import HIGH_FRACTION, Evidence, TestEvidence, feature_scale, level_of
+from sage_nb.evidence import HIGH_FRACTION, Evidence, TestEvidence, feature_scale, level_of, looks_like_code
 from sage_nb.explainers.top_tokens import CLASS_PHRASES, TopTokensExplainer
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
 
@@ -443,6 +443,11 @@ class SageLoop:
         found = self._ask_class(messages, seen, {w.casefold() for ws in words.values() for w in ws})
         return None if found is None else self._class_hypothesis("H2", seen, *found)
 
+    def _code_share(self) -> float:
+        """The share of the feature's top exemplars that look like code."""
+        top = self.fd.top
+        return sum(looks_like_code("".join(ex.tokens)) for ex in top) / len(top) if top else 0.0
+
     def _ask_class(
         self, messages: list[dict[str, str]], seen: list[str], tried: set[str], refuted: Sequence[str] = ()
     ) -> tuple[str, list[str], list[str]] | None:
@@ -456,6 +461,8 @@ class SageLoop:
         renamed = False
         told: set[str] = set()
         gone = {r.casefold(): r for r in refuted}
+        member: Callable[[str], bool] | None = None  # the membership test of a kind qualified by the evidence
+        qualified = ""
         for attempt in range(CLASS_CALLS):
             (result,) = self._call_many("generalizer", [messages], sampled=attempt > 0 and not first)
             if not result.ok:
@@ -466,14 +473,21 @@ class SageLoop:
             name = first or name  # a members call keeps the class it was asked about
             why = "no new member or non-member"
             problem = class_name_problem(name, seen) if not first and any(c.isalnum() for c in name) else ""
+            kind = qualified_kind(name, seen, self._code_share()) if problem else None
+            if kind is not None:  # a bare kind the seen tokens qualify: tested under its qualified name
+                qualified = f" (the generalizer's '{name}', qualified by the evidence: every seen token is one)"
+                (name, member), problem = kind, ""
+            if member is not None:
+                members = [m for m in members if member(m)]
+                outside = [t for t in outside if not member(t)]
             if name.casefold() in gone:
                 name, why = "", f"the refuted class '{gone[name.casefold()]}' named again"
             elif problem:
                 why, rejected, name = f"'{name}' names no class: {problem}", name, ""
             if members and outside and any(c.isalnum() for c in name):
                 decision = (
-                    f"class '{name}' proposed; to test: members {', '.join(map(repr, members))} (expect high), "
-                    f"non-members {', '.join(map(repr, outside))} (expect low) in the peaks' place"
+                    f"class '{name}'{qualified} proposed; to test: members {', '.join(map(repr, members))} (expect "
+                    f"high), non-members {', '.join(map(repr, outside))} (expect low) in the peaks' place"
                 )
                 self._turn("generalizer", messages, result, decision=decision)
                 return name, members, outside

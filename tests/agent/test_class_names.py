@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sage_nb.agent.class_names import POSITION_CLASSES, class_name_problem
+from sage_nb.agent.class_names import POSITION_CLASSES, class_name_problem, qualified_kind
 
 
 @pytest.mark.parametrize("name", ["whole word", "Whole words", "word start", "subwords", "tokens"])
@@ -39,3 +39,20 @@ def test_a_kind_of_token_is_a_class(name, seen):
 
 def test_the_position_classes_are_the_evidence_ones():
     assert POSITION_CLASSES == {"whole word", "word start", "subword"}
+
+
+@pytest.mark.parametrize("name", ["keyword", "Keywords", "keyword tokens"])
+def test_a_bare_keyword_is_qualified_when_every_seen_token_is_a_python_keyword_in_code(name):
+    qualified, member = qualified_kind(name, ["return", " class", "continue"], code_share=0.6)
+    assert qualified == "Python keywords" and member("while") and not member("function")
+
+
+@pytest.mark.parametrize(
+    ("name", "seen", "code_share"),
+    [("keyword", ["return", "Return"], 0.6), ("keyword", ["return", "class"], 0.2), ("punctuation", [")"], 1.0),
+     ("keyword", [], 1.0), ("control flow keywords", ["return"], 1.0)],
+)  # fmt: skip
+def test_a_kind_the_evidence_cannot_qualify_is_left_alone(name, seen, code_share):
+    """'Return' is no Python keyword (case-sensitive); 'and' or 'for' in prose say no language; a qualified name
+    ('control flow keywords') is not a bare kind."""
+    assert qualified_kind(name, seen, code_share) is None

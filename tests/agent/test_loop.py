@@ -778,6 +778,25 @@ def test_a_class_name_that_names_no_class_is_asked_for_again_told_why(planted, w
     assert llm.calls.count("generalizer") == 2 and not any(h.class_name for h in state.hypotheses)
 
 
+def test_a_bare_keyword_for_python_keywords_in_code_is_tested_as_python_keywords(planted):
+    """The v7 run's generalizer answered 'keyword' three times for the planted python_keyword, and each was
+    rejected as a bare kind. Every seen token is a Python keyword, in code: the loop tests 'Python keywords',
+    keeping the members that are keywords and the non-members that are not."""
+    corpus = ["def f(x):\n    return x + 1\n", "class A:\n    pass\n", "for i in range(3):\n    continue\n",
+              "def g(y):\n    return y * 2\n", "class B(A):\n    return None\n", *CORPUS_DIGITS]  # fmt: skip
+    _, fd = planted_feature_data(planted, "python_keyword", corpus)
+    reply = {"class_name": "keyword", "new_members": ["while", "yield", "function"], "non_members": ["banana",
+             "else", "table"]}  # fmt: skip
+    loop = SageLoop(planted, fd, ScriptedLLM(with_role(computed_aware, "generalizer", reply)),
+                    AgentConfig(Bounds(hypotheses=2), computed_hypothesis=True, generalize=True))  # fmt: skip
+    state = loop.run()
+    h2 = state.hypotheses[1]
+    assert h2.class_name == "Python keywords" and h2.members == ["while", "yield"] and h2.outside == ["banana", "table"]
+    (turn,) = [t for t in state.turns if t.role == "generalizer"]
+    assert "'keyword', qualified by the evidence" in turn.decision
+    assert h2.status == "accepted"
+
+
 def test_class_members_take_the_case_the_seen_tokens_share():
     from sage_nb.agent.loop import in_case_of
 
