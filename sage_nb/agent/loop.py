@@ -26,7 +26,7 @@ from sage_nb.agent.context_probe import (
     quotes_plain_frame,
     word_activation,
 )
-from sage_nb.agent.minimal_pairs import minimal_pairs, pair_tests, window_text
+from sage_nb.agent.minimal_pairs import candidate_contexts, minimal_pairs, pair_tests, window, window_text
 from sage_nb.agent.records import (
     PHASE_ROLES,
     STATUS_ORDER,
@@ -448,6 +448,18 @@ class SageLoop:
         top = self.fd.top
         return sum(looks_like_code("".join(ex.tokens)) for ex in top) / len(top) if top else 0.0
 
+    def _window_non_members(self, member: Callable[[str], bool], taken: Sequence[str], n: int = 2) -> list[str]:
+        """The ``n`` words met most often in the mined windows that are not members by the test ``member`` (nor
+        ``taken``): controls that stand in the same texts as the peaks, for a kind the evidence qualified."""
+        gone = {t.strip().casefold() for t in taken}
+        counts: dict[str, int] = {}
+        for ex in candidate_contexts(self.fd):
+            for token in window(ex):
+                word = token.strip()
+                if word.isidentifier() and len(word) > 1 and not member(word) and word.casefold() not in gone:
+                    counts[word] = counts.get(word, 0) + 1
+        return sorted(counts, key=lambda w: -counts[w])[:n]
+
     def _ask_class(
         self, messages: list[dict[str, str]], seen: list[str], tried: set[str], refuted: Sequence[str] = ()
     ) -> tuple[str, list[str], list[str]] | None:
@@ -480,6 +492,9 @@ class SageLoop:
             if member is not None:
                 members = [m for m in members if member(m)]
                 outside = [t for t in outside if not member(t)]
+                if members and not outside:  # the evidence that qualified the kind gives its controls too
+                    outside = self._window_non_members(member, [*seen, *tried, *members])
+                    qualified += "; its non-members are words of the mined windows" if outside else ""
             if name.casefold() in gone:
                 name, why = "", f"the refuted class '{gone[name.casefold()]}' named again"
             elif problem:

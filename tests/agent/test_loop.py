@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import keyword
 
 import pytest
 from scripted import HOSTILE, WEEKDAY_TESTS, ScriptedLLM, planted_feature_data, truthful, with_role
@@ -795,6 +796,14 @@ def test_a_bare_keyword_for_python_keywords_in_code_is_tested_as_python_keywords
     (turn,) = [t for t in state.turns if t.role == "generalizer"]
     assert "'keyword', qualified by the evidence" in turn.decision
     assert h2.status == "accepted"
+    # the v8 run: every non-member it offered was a Python keyword; words of the mined windows stand in
+    reply = {**reply, "non_members": ["def", "import"]}
+    loop = SageLoop(planted, fd, ScriptedLLM(with_role(computed_aware, "generalizer", reply)),
+                    AgentConfig(Bounds(hypotheses=2), computed_hypothesis=True, generalize=True))  # fmt: skip
+    h2 = loop.run().hypotheses[1]
+    assert h2.class_name == "Python keywords" and len(h2.outside) == 2 and h2.status == "accepted"
+    window_words = " ".join(corpus)
+    assert all(w.isidentifier() and w in window_words and not keyword.iskeyword(w) for w in h2.outside)
 
 
 def test_class_members_take_the_case_the_seen_tokens_share():
