@@ -494,7 +494,9 @@ class SageLoop:
                 outside = [t for t in outside if not member(t)]
                 if members and not outside:  # the evidence that qualified the kind gives its controls too
                     outside = self._window_non_members(member, [*seen, *tried, *members])
-                    qualified += "; its non-members are words of the mined windows" if outside else ""
+                    qualified = (
+                        qualified[:-1] + "; its non-members are words of the mined windows)" if outside else qualified
+                    )
             if name.casefold() in gone:
                 name, why = "", f"the refuted class '{gone[name.casefold()]}' named again"
             elif problem:

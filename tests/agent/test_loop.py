@@ -800,8 +800,11 @@ def test_a_bare_keyword_for_python_keywords_in_code_is_tested_as_python_keywords
     reply = {**reply, "non_members": ["def", "import"]}
     loop = SageLoop(planted, fd, ScriptedLLM(with_role(computed_aware, "generalizer", reply)),
                     AgentConfig(Bounds(hypotheses=2), computed_hypothesis=True, generalize=True))  # fmt: skip
-    h2 = loop.run().hypotheses[1]
+    state = loop.run()
+    h2 = state.hypotheses[1]
     assert h2.class_name == "Python keywords" and len(h2.outside) == 2 and h2.status == "accepted"
+    (turn,) = [t for t in state.turns if t.role == "generalizer"]
+    assert "every seen token is one; its non-members are words of the mined windows) proposed" in turn.decision
     window_words = " ".join(corpus)
     assert all(w.isidentifier() and w in window_words and not keyword.iskeyword(w) for w in h2.outside)
 
