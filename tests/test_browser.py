@@ -366,10 +366,16 @@ def shoot(page: Page, element: Locator, name: str, max_height: int = 1400) -> Pa
     (The notebook scrolls inside the page, so playwright's element screenshots of tall elements come out garbled.)"""
     element.scroll_into_view_if_needed(timeout=MINUTE_MS)
     expect(element).to_be_visible()
-    element.evaluate("e => e.scrollIntoView({block: 'start'})")
-    box = element.bounding_box()
-    view = page.locator(".jp-NotebookPanel .jp-WindowedPanel-outer").first.bounding_box()
+    panel = page.locator(".jp-NotebookPanel .jp-WindowedPanel-outer").first
+    box, view = None, None
+    for _ in range(40):  # the windowed notebook lays its cells out again around a scroll: wait until it settles
+        element.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(250)
+        box, view = element.bounding_box(), panel.bounding_box()
+        if box and view and box["y"] < view["y"] + view["height"] and box["y"] + box["height"] > view["y"]:
+            break
     assert box and view and box["width"] > 50 and box["height"] > 20, f"{name}: no visible size: {box}"
+    assert box["y"] < view["y"] + view["height"], f"{name}: still below the notebook's view after scrolling: {box}"
     top = max(box["y"], view["y"])
     bottom = min(box["y"] + box["height"], view["y"] + view["height"], top + max_height)
     path = artifacts_dir() / f"{name}.png"
