@@ -359,6 +359,11 @@ def wait_token_views(page: Page, expected: int | None, timeout_ms: int = 2 * MIN
     return state["mounts"]
 
 
+def _overlaps(box: dict[str, float], view: dict[str, float]) -> bool:
+    """Whether ``box`` shows, at least in part, inside ``view`` (vertically)."""
+    return box["y"] < view["y"] + view["height"] and box["y"] + box["height"] > view["y"]
+
+
 def shoot(page: Page, element: Locator, name: str, max_height: int = 1400) -> Path:
     """Scroll ``element`` to the top of the notebook, check it is visible with a size, and save the part of it the
     notebook shows (at most ``max_height`` px) as ``<artifacts>/<name>.png``.
@@ -372,10 +377,10 @@ def shoot(page: Page, element: Locator, name: str, max_height: int = 1400) -> Pa
         element.evaluate("e => e.scrollIntoView({block: 'start'})")
         page.wait_for_timeout(250)
         box, view = element.bounding_box(), panel.bounding_box()
-        if box and view and box["y"] < view["y"] + view["height"] and box["y"] + box["height"] > view["y"]:
+        if box and view and _overlaps(box, view):
             break
     assert box and view and box["width"] > 50 and box["height"] > 20, f"{name}: no visible size: {box}"
-    assert box["y"] < view["y"] + view["height"], f"{name}: still below the notebook's view after scrolling: {box}"
+    assert _overlaps(box, view), f"{name}: outside the notebook's view after scrolling: {box}, view {view}"
     top = max(box["y"], view["y"])
     bottom = min(box["y"] + box["height"], view["y"] + view["height"], top + max_height)
     path = artifacts_dir() / f"{name}.png"

@@ -36,11 +36,16 @@ def _singular(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
+def _words(name: str) -> list[str]:
+    """The words of a class name, case-folded and singular."""
+    return [_singular(w) for w in re.findall(r"\w+", name.casefold())]
+
+
 def class_name_problem(name: str, seen: Sequence[str]) -> str:
     """Why ``name`` names no class of the ``seen`` tokens ('' when it does): a word-position label of the
     evidence, nothing but the seen tokens themselves (and filler words such as 'word'), or a bare kind of token
     (:data:`GENERIC_KINDS`)."""
-    words = [_singular(w) for w in re.findall(r"\w+", name.casefold())]
+    words = _words(name)
     if not words:
         return "it holds no word"
     if " ".join(words) in {_singular(c) for c in POSITION_CLASSES} | {"word", "token"}:
@@ -57,7 +62,7 @@ def qualified_kind(name: str, seen: Sequence[str], code_share: float) -> tuple[s
     """The class a bare kind ``name`` names once the evidence qualifies it, and the test of its members; None when
     it cannot be qualified. 'keyword' for ``seen`` tokens that are all Python keywords, in exemplars of which at least
     :data:`CODE_SHARE` look like code (``code_share``), is 'Python keywords': the tokens say which language."""
-    words = [_singular(w) for w in re.findall(r"\w+", name.casefold()) if w not in _FILLER]
+    words = [w for w in _words(name) if w not in _FILLER]
     tokens = [t.strip() for t in seen if t.strip()]
     if len(words) != 1 or words[0] not in QUALIFIED_KINDS or not tokens or code_share < CODE_SHARE:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -452,13 +453,11 @@ class SageLoop:
         """The ``n`` words met most often in the mined windows that are not members by the test ``member`` (nor
         ``taken``): controls that stand in the same texts as the peaks, for a kind the evidence qualified."""
         gone = {t.strip().casefold() for t in taken}
-        counts: dict[str, int] = {}
-        for ex in candidate_contexts(self.fd):
-            for token in window(ex):
-                word = token.strip()
-                if word.isidentifier() and len(word) > 1 and not member(word) and word.casefold() not in gone:
-                    counts[word] = counts.get(word, 0) + 1
-        return sorted(counts, key=lambda w: -counts[w])[:n]
+        words = (token.strip() for ex in candidate_contexts(self.fd) for token in window(ex))
+        counts = Counter(
+            w for w in words if w.isidentifier() and len(w) > 1 and not member(w) and w.casefold() not in gone
+        )
+        return [w for w, _ in counts.most_common(n)]
 
     def _ask_class(
         self, messages: list[dict[str, str]], seen: list[str], tried: set[str], refuted: Sequence[str] = ()
@@ -474,7 +473,7 @@ class SageLoop:
         told: set[str] = set()
         gone = {r.casefold(): r for r in refuted}
         member: Callable[[str], bool] | None = None  # the membership test of a kind qualified by the evidence
-        qualified = ""
+        bare, from_windows = "", False  # the generalizer's bare kind, and whether its controls are window words
         for attempt in range(CLASS_CALLS):
             (result,) = self._call_many("generalizer", [messages], sampled=attempt > 0 and not first)
             if not result.ok:
@@ -487,21 +486,24 @@ class SageLoop:
             problem = class_name_problem(name, seen) if not first and any(c.isalnum() for c in name) else ""
             kind = qualified_kind(name, seen, self._code_share()) if problem else None
             if kind is not None:  # a bare kind the seen tokens qualify: tested under its qualified name
-                qualified = f" (the generalizer's '{name}', qualified by the evidence: every seen token is one)"
-                (name, member), problem = kind, ""
+                bare, (name, member), problem = name, kind, ""
             if member is not None:
                 members = [m for m in members if member(m)]
                 outside = [t for t in outside if not member(t)]
                 if members and not outside:  # the evidence that qualified the kind gives its controls too
                     outside = self._window_non_members(member, [*seen, *tried, *members])
-                    qualified = (
-                        qualified[:-1] + "; its non-members are words of the mined windows)" if outside else qualified
-                    )
+                    from_windows = bool(outside)
             if name.casefold() in gone:
                 name, why = "", f"the refuted class '{gone[name.casefold()]}' named again"
             elif problem:
                 why, rejected, name = f"'{name}' names no class: {problem}", name, ""
             if members and outside and any(c.isalnum() for c in name):
+                qualified = ""
+                if bare:
+                    windows = "; its non-members are words of the mined windows" if from_windows else ""
+                    qualified = (
+                        f" (the generalizer's '{bare}', qualified by the evidence: every seen token is one{windows})"
+                    )
                 decision = (
                     f"class '{name}'{qualified} proposed; to test: members {', '.join(map(repr, members))} (expect "
                     f"high), non-members {', '.join(map(repr, outside))} (expect low) in the peaks' place"
