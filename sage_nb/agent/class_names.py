@@ -41,6 +41,16 @@ def _words(name: str) -> list[str]:
     return [_singular(w) for w in re.findall(r"\w+", name.casefold())]
 
 
+#: Why a bare kind names no class (:func:`class_name_problem`): the loop measures its members before asking again.
+BARE_KIND = "it names a bare kind of token without saying of which language, topic or use"
+#: The words that name a shape class by itself (see :func:`names_shape`): a digit is no control for 'digits', but
+#: '(' is one for 'closing brackets'.
+SHAPE_WORDS: dict[str, frozenset[str]] = {
+    "digit": frozenset({"digit", "number", "numeral", "numeric", "integer"}),
+    "punctuation": GENERIC_KINDS | {"punctuation", "sign", "special"},
+}
+
+
 def class_name_problem(name: str, seen: Sequence[str]) -> str:
     """Why ``name`` names no class of the ``seen`` tokens ('' when it does): a word-position label of the
     evidence, nothing but the seen tokens themselves (and filler words such as 'word'), or a bare kind of token
@@ -54,8 +64,15 @@ def class_name_problem(name: str, seen: Sequence[str]) -> str:
     if all(w in own or w in _FILLER for w in words):
         return "it repeats the tokens instead of naming their kind"
     if all(w in GENERIC_KINDS or w in _FILLER for w in words):
-        return "it names a bare kind of token without saying of which language, topic or use"
+        return BARE_KIND
     return ""
+
+
+def names_shape(name: str, shape: str) -> bool:
+    """Whether the class ``name`` is the shape class ``shape`` itself ('digits', 'punctuation marks'), so that a
+    token of that shape cannot stand outside it; a narrower name ('even digits', 'closing brackets') can."""
+    words = [w for w in _words(name) if w not in _FILLER]
+    return bool(words) and all(w in SHAPE_WORDS.get(shape, ()) for w in words)
 
 
 def qualified_kind(name: str, seen: Sequence[str], code_share: float) -> tuple[str, Callable[[str], bool]] | None:
@@ -70,4 +87,14 @@ def qualified_kind(name: str, seen: Sequence[str], code_share: float) -> tuple[s
     return (qualified, member) if all(member(t) for t in tokens) else None
 
 
-__all__ = ["CODE_SHARE", "GENERIC_KINDS", "POSITION_CLASSES", "QUALIFIED_KINDS", "class_name_problem", "qualified_kind"]
+__all__ = [
+    "BARE_KIND",
+    "CODE_SHARE",
+    "GENERIC_KINDS",
+    "POSITION_CLASSES",
+    "QUALIFIED_KINDS",
+    "SHAPE_WORDS",
+    "class_name_problem",
+    "names_shape",
+    "qualified_kind",
+]

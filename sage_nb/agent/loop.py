@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from sage_nb.agent import prompts
 from sage_nb.agent.causal_tests import run_effects, supports_causal
-from sage_nb.agent.class_names import class_name_problem, qualified_kind
+from sage_nb.agent.class_names import BARE_KIND, class_name_problem, names_shape, qualified_kind
 from sage_nb.agent.context_probe import (
     STRONG_FRACTION,
     context_tails,
@@ -53,7 +53,7 @@ from sage_nb.agent.states import (
     rests_on_accepted,
     settle,
 )
-from sage_nb.agent.substitutions import peak_words, substituted_members, substitution_tests
+from sage_nb.agent.substitutions import member_texts, peak_words, substituted_members, substitution_tests
 from sage_nb.core.text import names_token, token_label, token_phrase, undo_prompt_marks, unvisible
 from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import HIGH_FRACTION, Evidence, TestEvidence, feature_scale, level_of, looks_like_code
@@ -474,6 +474,7 @@ class SageLoop:
         gone = {r.casefold(): r for r in refuted}
         member: Callable[[str], bool] | None = None  # the membership test of a kind qualified by the evidence
         bare, from_windows = "", False  # the generalizer's bare kind, and whether its controls are window words
+        contrast: tuple[list[str], list[str]] = ([], [])  # a bare kind's members that fired / stayed silent, once
         for attempt in range(CLASS_CALLS):
             (result,) = self._call_many("generalizer", [messages], sampled=attempt > 0 and not first)
             if not result.ok:
@@ -493,10 +494,16 @@ class SageLoop:
                 if members and not outside:  # the evidence that qualified the kind gives its controls too
                     outside = self._window_non_members(member, [*seen, *tried, *members])
                     from_windows = bool(outside)
+            measured: list[Measurement] = []
+            if problem == BARE_KIND and members and problem not in told and attempt < CLASS_CALLS - 1:
+                # measured before it is asked again
+                contrast, measured = self._measure_members(seen, members)
             if name.casefold() in gone:
                 name, why = "", f"the refuted class '{gone[name.casefold()]}' named again"
             elif problem:
                 why, rejected, name = f"'{name}' names no class: {problem}", name, ""
+                if measured:
+                    why += f"; its members in the peaks' place: the feature {prompts.measured_members(*contrast)}"
             if members and outside and any(c.isalnum() for c in name):
                 qualified = ""
                 if bare:
@@ -519,15 +526,30 @@ class SageLoop:
                 again = "; asking once more (sampled)"
             if attempt == CLASS_CALLS - 1:
                 again = ""  # no call is left
-            self._turn("generalizer", messages, result, decision=f"no class hypothesis: {why}{again}")
+            decision = f"no class hypothesis: {why}{again}"
+            self._turn("generalizer", messages, result, measured=measured, decision=decision)
             if not again:
                 return None
             if first:
                 messages = prompts.class_members_messages(first)
             elif problem:
-                messages, renamed = prompts.class_renamed_messages(messages, rejected, problem), True
+                fired, silent = contrast if problem == BARE_KIND else ([], [])
+                messages, renamed = prompts.class_renamed_messages(messages, rejected, problem, fired, silent), True
                 told.add(problem)
         return None
+
+    def _measure_members(
+        self, seen: Sequence[str], members: Sequence[str]
+    ) -> tuple[tuple[list[str], list[str]], list[Measurement]]:
+        """((members that fired, members that stayed silent), the measurements) with each of ``members`` in the
+        peaks' place of a mined window (:func:`~sage_nb.agent.substitutions.member_texts`); empty when no window
+        qualifies."""
+        placed = member_texts(self.fd, seen, members, self.state.scale)
+        rows = self._measure([text for _, text in placed])
+        measured = measurements(rows, ["high"] * len(placed), self.state.scale, "substitutions")
+        fired = [m for (m, _), x in zip(placed, measured, strict=True) if x.level == "high"]
+        silent = [m for (m, _), x in zip(placed, measured, strict=True) if x.level == "low"]
+        return (fired, silent), measured
 
     def _class_hypothesis(
         self, hid: str, seen: list[str], name: str, members: list[str], outside: list[str]
@@ -882,16 +904,18 @@ def unfaithful(written: Explanation, hypotheses: Sequence[Hypothesis]) -> str | 
 def _class_of(reply: Any, seen: Sequence[str]) -> tuple[str, list[str], list[str]]:
     """(class name, new members, non-members) of a generalizer reply: members that are seen tokens or words of the
     generalizer's prompt (:func:`~sage_nb.agent.prompts.generalizer_prompt_words`) are dropped, and so are
-    non-members of the seen tokens' own shape (a digit is no control for digits). Members take the seen
-    tokens' case (:func:`in_case_of`): they are tested in the peaks' place, where 'tuesday' for 'Monday' would test
-    the case, not the class."""
+    non-members of the seen tokens' own shape when the class is that shape (a digit is no control for 'digits', a
+    '(' is one for 'closing brackets'). Members take the seen tokens' case (:func:`in_case_of`): they are tested in
+    the peaks' place, where 'tuesday' for 'Monday' would test the case, not the class."""
     have = {t.casefold() for t in seen}
     copied = prompts.generalizer_prompt_words() - have  # words of the prompt listed as members were copied from it
     members = [in_case_of(seen, m) for m in _new_words(reply.new_members, have | copied)]
-    shared = set.intersection(*(_shape(t) for t in seen))  # e.g. every seen token is a digit
+    name = " ".join(unvisible(reply.class_name).split())
+    # e.g. every seen token is a digit and the class is 'digits': no digit stands outside it
+    shared = {shape for shape in set.intersection(*(_shape(t) for t in seen)) if names_shape(name, shape)}
     taken = have | {m.casefold() for m in members}
     outside = [t for t in _new_words(reply.non_members, taken) if not shared & _shape(t)]
-    return " ".join(unvisible(reply.class_name).split()), members, outside
+    return name, members, outside
 
 
 def in_case_of(seen: Sequence[str], word: str) -> str:

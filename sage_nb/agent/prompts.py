@@ -384,12 +384,36 @@ def class_members_messages(name: str) -> list[dict[str, str]]:
     return [_system("generalizer"), {"role": "user", "content": user}]
 
 
-def class_renamed_messages(messages: Sequence[Mapping[str, str]], name: str, problem: str) -> list[dict[str, str]]:
-    """The generalizer's ``messages`` again, told why the class ``name`` it gave names no class (``problem``)."""
+def measured_members(fired: Sequence[str], silent: Sequence[str]) -> str:
+    """'fired on ... and stayed silent on ...' for members measured in the peaks' place."""
+    said = []
+    if fired:
+        said.append(f"fired on {', '.join(_quote(t) for t in fired)}")
+    if silent:
+        said.append(f"stayed silent on {', '.join(_quote(t) for t in silent)}")
+    return " and ".join(said)
+
+
+def class_renamed_messages(
+    messages: Sequence[Mapping[str, str]],
+    name: str,
+    problem: str,
+    fired: Sequence[str] = (),
+    silent: Sequence[str] = (),
+) -> list[dict[str, str]]:
+    """The generalizer's ``messages`` again, told why the class ``name`` it gave names no class (``problem``), and,
+    when its members were measured in the peaks' place, which ``fired`` and which stayed ``silent``."""
     out = [dict(m) for m in messages]
-    out[-1]["content"] += (
-        f"\n\nNot '{name}': {problem}. class_name: what kind of word or symbol they are, by what they mean or do."
-    )
+    told = f"\n\nNot '{name}': {problem}."
+    if silent:
+        told += (
+            f" Its members were put in the peaks' place; measured, the feature {measured_members(fired, silent)}. "
+            f"class_name: the narrower kind that holds the peak tokens{' and the members that fired' if fired else ''}"
+            ", not those that stayed silent, by what they mean or do."
+        )
+    else:
+        told += " class_name: what kind of word or symbol they are, by what they mean or do."
+    out[-1]["content"] += told
     return out
 
 
@@ -399,14 +423,10 @@ def reclass_messages(
     """The generalizer's messages after the class ``tried`` was refuted: which of its members fired in the peaks'
     place and which stayed silent, and a request for a narrower class."""
     named = ", ".join(_quote(t) for t in tokens)
-    said = []
-    if fired:
-        said.append(f"fired on {', '.join(_quote(t) for t in fired)}")
-    if silent:
-        said.append(f"stayed silent on {', '.join(_quote(t) for t in silent)}")
+    said = measured_members(fired, silent)
     user = (
         f"Top-activating texts:\n{state.exemplar_text}\n\nThe feature peaks on {named}. The class '{tried}' was "
-        f"tested by putting its other members in the peaks' place; measured, the feature {' and '.join(said)}. "
+        f"tested by putting its other members in the peaks' place; measured, the feature {said}. "
         f"Name a narrower class: it must hold {named}{' and the members that fired' if fired else ''}, and not "
         "the members that stayed silent. new_members: tokens of the narrower class not yet tested. non_members: "
         "tokens of another kind that could stand in the same place."

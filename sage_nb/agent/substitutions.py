@@ -83,6 +83,33 @@ def _only_peak(ex: Exemplar, wanted: Collection[str], floor: float) -> bool:
     )
 
 
+def _peak_contexts(fd: FeatureData, wanted: Collection[str], scale: float) -> list[Exemplar]:
+    """Mined windows whose peak is one of the ``wanted`` labels (case-folded) and fired at least ``HIGH_FRACTION``
+    of ``scale``, where no other token is a wanted one or fired (``LOW_FRACTION``)."""
+    return [
+        ex
+        for ex in candidate_contexts(fd)
+        if token_label(ex.tokens[ex.peak]).casefold() in wanted
+        and ex.max_act >= HIGH_FRACTION * scale
+        and _only_peak(ex, wanted, LOW_FRACTION * scale)
+    ]
+
+
+def member_texts(fd: FeatureData, seen: Collection[str], members: Sequence[str], scale: float) -> list[tuple[str, str]]:
+    """(member, text) for each of ``members`` that is not a ``seen`` label: a mined window (as
+    :func:`substitution_tests` picks them) with the member in the peak's place, one window per member in turn, so
+    that each member is measured once where the feature fired. Empty when no window qualifies."""
+    wanted = {label.casefold() for label in seen}
+    members = [m.strip() for m in members if m.strip() and m.strip().casefold() not in wanted]
+    contexts = _peak_contexts(fd, wanted, scale)
+    out: list[tuple[str, str]] = []
+    for i, member in enumerate(members if contexts else []):
+        text = substituted(contexts[i % len(contexts)], member)
+        if text not in {t for _, t in out}:
+            out.append((member, text))
+    return out
+
+
 def substitution_tests(
     fd: FeatureData,
     seen: Collection[str],
@@ -103,13 +130,7 @@ def substitution_tests(
     if not members or not outside:
         return [], []
     done = set(skip)
-    contexts = [
-        ex
-        for ex in candidate_contexts(fd)
-        if token_label(ex.tokens[ex.peak]).casefold() in wanted
-        and ex.max_act >= HIGH_FRACTION * scale
-        and _only_peak(ex, wanted, LOW_FRACTION * scale)
-    ]
+    contexts = _peak_contexts(fd, wanted, scale)
     texts: list[str] = []
     expects: list[str] = []
     turn = len(done) // 2  # rotate past the members earlier rounds tried
@@ -145,4 +166,4 @@ def substituted_members(h: Hypothesis) -> tuple[list[str], list[str]]:
     return fired, silent
 
 
-__all__ = ["peak_words", "substituted", "substituted_members", "substitution_tests", "word_span"]
+__all__ = ["member_texts", "peak_words", "substituted", "substituted_members", "substitution_tests", "word_span"]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from sage_nb.agent.class_names import POSITION_CLASSES, class_name_problem, qualified_kind
+from sage_nb.agent.class_names import (
+    BARE_KIND,
+    POSITION_CLASSES,
+    class_name_problem,
+    names_shape,
+    qualified_kind,
+)
 
 
 @pytest.mark.parametrize("name", ["whole word", "Whole words", "word start", "subwords", "tokens"])
@@ -24,7 +30,8 @@ def test_the_seen_tokens_strung_together_name_no_class(name, seen):
 def test_a_bare_kind_of_token_names_no_class(name):
     """What the 1.5B answered for Python keywords, sentence starts and all-caps pieces ('keyword') and for
     closing brackets ('punctuation'): any language's keyword, any notation's symbol."""
-    assert "without saying of which language, topic or use" in class_name_problem(name, ["return", ")"])
+    assert class_name_problem(name, ["return", ")"]) == BARE_KIND
+    assert "without saying of which language, topic or use" in BARE_KIND
 
 
 @pytest.mark.parametrize(
@@ -56,3 +63,15 @@ def test_a_kind_the_evidence_cannot_qualify_is_left_alone(name, seen, code_share
     """'Return' is no Python keyword (case-sensitive); 'and' or 'for' in prose say no language; a qualified name
     ('control flow keywords') is not a bare kind."""
     assert qualified_kind(name, seen, code_share) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "expected"),
+    [("digits", "digit", True), ("Numbers", "digit", True), ("even digits", "digit", False),
+     ("punctuation", "punctuation", True), ("special characters", "punctuation", True),
+     ("closing brackets", "punctuation", False), ("comparison operators", "punctuation", False),
+     ("digits", "punctuation", False)],
+)  # fmt: skip
+def test_a_class_is_its_shape_only_when_it_names_nothing_narrower(name, shape, expected):
+    """A digit is no control for 'digits', but '(' is one for 'closing brackets'."""
+    assert names_shape(name, shape) is expected

@@ -756,6 +756,9 @@ def test_a_class_name_that_names_no_class_is_asked_for_again_told_why(planted, w
     state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
     decisions = [t.decision for t in state.turns if t.role == "generalizer"]
     assert llm.calls.count("generalizer") == 3 and "'keyword' names no class: it names a bare kind" in decisions[1]
+    # a bare kind's members are measured before it is asked again; none stayed silent, so the request is as before
+    assert f"its members in the peaks' place: the feature fired on '{unseen[0]}'" in decisions[1]
+    assert "stayed silent" not in asked[-1]
     assert state.hypotheses[1].class_name == "weekday names"
 
     from sage_nb.agent.states import CLASS_CALLS
@@ -807,6 +810,36 @@ def test_a_bare_keyword_for_python_keywords_in_code_is_tested_as_python_keywords
     assert "every seen token is one; its non-members are words of the mined windows) proposed" in turn.decision
     window_words = " ".join(corpus)
     assert all(w.isidentifier() and w in window_words and not keyword.iskeyword(w) for w in h2.outside)
+
+
+def test_a_bare_kind_is_measured_and_renamed_from_what_fired_then_tested_against_its_own_shape(planted):
+    """closing_bracket in the v8 run: 'punctuation', then 'symbol', each rejected as a bare kind. The bare kind's
+    members are put in the peaks' place first, and the generalizer is asked again told which fired (']') and which
+    stayed silent ('(', '['). Its narrower 'closing brackets' keeps '(' as a control: a bracket stands outside
+    'closing brackets', though a digit would not stand outside 'digits'."""
+    corpus = ["f(g(x), [1, 2])\n", "print(len(items))\n", "a = {'k': (1, 2)}\n", "if (x and (y or z)):\n",
+              "call(a)(b)\n", *CORPUS_DIGITS]  # fmt: skip
+    _, fd = planted_feature_data(planted, "closing_bracket", corpus)
+    seen = computed_candidate(fd)[2]
+    assert seen and all(not any(c.isalnum() for c in t.strip()) for t in seen)
+    asked = []
+
+    def generalizer(role, messages, request):
+        asked.append(messages[-1]["content"])
+        if "stayed silent" in messages[-1]["content"]:
+            return {"class_name": "closing brackets", "new_members": ["]", "}"], "non_members": ["(", "["]}
+        return {"class_name": "punctuation", "new_members": ["(", "[", "]"], "non_members": ["a", "1"]}
+
+    loop = SageLoop(planted, fd, ScriptedLLM(with_role(computed_aware, "generalizer", generalizer)),
+                    AgentConfig(Bounds(hypotheses=2), computed_hypothesis=True, generalize=True))  # fmt: skip
+    state = loop.run()
+    first = next(t for t in state.turns if t.role == "generalizer")
+    assert "'punctuation' names no class" in first.decision
+    assert len(first.measurements) == 3 and all(m.source == "substitutions" for m in first.measurements)
+    assert [m.level for m in first.measurements] == ["low", "low", "high"]  # '(', '[' and ']' in a peak's place
+    assert "stayed silent on '(', '['" in asked[1] and "fired on ']'" in asked[1] and len(asked) == 2
+    h2 = state.hypotheses[1]
+    assert h2.class_name == "closing brackets" and h2.outside == ["(", "["] and h2.status == "accepted"
 
 
 def test_class_members_take_the_case_the_seen_tokens_share():
