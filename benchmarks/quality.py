@@ -242,6 +242,13 @@ def main() -> None:
     parser.add_argument(
         "--first", type=int, default=None, help="this time only the first N features of the set (a partial run)"
     )
+    parser.add_argument(
+        "--agent-cache",
+        default=None,
+        help="a JSONL of earlier agent calls (recordings such as OUT/calls.jsonl, concatenated): SAGE's requests "
+        "found there are answered from it (its runs are marked replayed), the others go to the LLM and are added, so "
+        "that after a change to the loop every feature is run again and only the calls the change altered are paid",
+    )
     args = parser.parse_args()
     args.top_tokens = args.top_tokens or args.top_tokens_only
     out = Path(args.out)
@@ -258,11 +265,12 @@ def main() -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     llm = make_llm(args.llm, record=out / "calls.jsonl")  # every call, for the audit (replayable)
+    agent = CachedBackend(llm, args.agent_cache) if args.agent_cache else llm
     config = loop_config(args.hypotheses, args.rounds, args.generalize, args.context_probe)
     # the runs of each variant of the loop sit beside the plain loop's
     arm = ("_class" if args.generalize else "") + ("_context" if args.context_probe else "")
     if args.planted_only:
-        planted = planted_recovery(llm, config, out / f"planted{arm}", 4000)
+        planted = planted_recovery(agent, config, out / f"planted{arm}", 4000)
         print(planted.to_string(index=False))
         summary = {"planted": planted.to_dict(orient="records"), "llm": args.llm,
                    "minutes": (time.time() - start) / 60}  # fmt: skip
@@ -273,7 +281,7 @@ def main() -> None:
         return
     runs, sage, baseline = [], [], []
     if not args.top_tokens_only:
-        runs = explain_features(target, features, llm, index=index, output_dir=out / f"sage{arm}", config=config)
+        runs = explain_features(target, features, agent, index=index, output_dir=out / f"sage{arm}", config=config)
         cached = CachedBackend(llm, out / "baseline_llm_cache.jsonl")  # a re-run of the benchmark costs no call
         explained = OneShotExplainer(cached).explain_many([index.feature_data(target, f) for f in features])
         baseline = [c for c in explained if isinstance(c, Candidate)]
@@ -326,7 +334,7 @@ def main() -> None:
             f"beats_top_tokens={beats_top_tokens(report):.3f}"
         )
         return
-    planted = planted_recovery(llm, config, out / f"planted{arm}", 4000)
+    planted = planted_recovery(agent, config, out / f"planted{arm}", 4000)
     print(planted.to_string(index=False))
     summary = {"features": features, "planted": planted.to_dict(orient="records")}
     if args.top_tokens:
@@ -336,7 +344,7 @@ def main() -> None:
         summary["planted_top_tokens"] = reference.to_dict(orient="records")
     if args.evidence_ablation:
         bare = AgentConfig(config.bounds, use_evidence=False)
-        without = planted_recovery(llm, bare, out / "planted_no_evidence", 4000)
+        without = planted_recovery(agent, bare, out / "planted_no_evidence", 4000)
         print("without evidence:")
         print(without.to_string(index=False))
         summary["planted_no_evidence"] = without.to_dict(orient="records")
