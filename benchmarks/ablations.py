@@ -1,6 +1,6 @@
 """The SAGE paper's suggested experiments on the embedded setup (offline local LLM by default, ``--llm`` to change).
 
-Five experiments, each printed as a table:
+Six experiments, each printed as a table:
 
 - ``designer``: the loop with designed tests against the same loop measuring random corpus sentences
   (``AgentConfig(designer="random")``), on the planted features (recovered or not) and on a few real features
@@ -14,6 +14,10 @@ Five experiments, each printed as a table:
   (``AgentConfig(computed_hypothesis=True)``), judged like the explainer's claims on designer texts
   (``computed_designed``) or on measured minimal pairs from the mined contexts (``computed``, the default).
 - ``hypotheses``: the number of parallel hypotheses (1, 2, 4, 8 by default) on the same features.
+- ``namer``: on the planted features, quality.py's loop (``--loop quality``) against the same loop whose
+  generalizer is handed the planted concept's own label as its first class (``oracle_name``): the LLM still lists
+  the members and non-members, and the loop still measures them, so the arm shows how many misses are the naming
+  and how many the measurements. An oracle, for diagnosis only: never a figure of the loop itself.
 - ``layers``: SAEs at several layers (``--saes`` lists SAELens folders, e.g. made by
   ``sage-nb train-sae --hook_name blocks.2.hook_resid_post --out l2``); SAGE and the baseline on a few seeded
   features of each, scored with GEN and simulation on held-out text.
@@ -29,6 +33,7 @@ the background). The last line holds ``name=value`` pairs of the headline figure
     python benchmarks/ablations.py hypotheses --counts 1,2,4,8
     python benchmarks/ablations.py computed --features 0 --planted weekday,digit
     python benchmarks/ablations.py layers --saes l2,l8,l20 --features 5
+    python benchmarks/ablations.py namer --loop quality --hypotheses 2 --llm local-capable
     python benchmarks/ablations.py designer --llm openai:gpt-4o-mini   # any make_llm spec; runs are kept per LLM
 
 ``--loop quality`` makes the base arm ``quality.py --generalize --context_probe``'s loop (the computed H1 for a
@@ -49,15 +54,54 @@ import pandas as pd
 from quality import indexes, loop_config, names_peak, peak_tokens, pick_features, planted_recovery
 
 from sage_nb import corpus_contexts, default_corpus, load_or_mine, load_target
-from sage_nb.agent import AgentConfig, Bounds, explain_features
+from sage_nb.agent import AgentConfig, Bounds, explain_features, prompts
 from sage_nb.evaluate.base import Candidate
 from sage_nb.evaluate.report import evaluate
 from sage_nb.explainers.one_shot import OneShotExplainer
 from sage_nb.llm import make_llm
+from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult, Message, Reply
+from sage_nb.targets.planted import planted_features
 
 #: Result folders (planted, real) of ``quality.py --evidence-ablation``'s runs without the evidence under its
 #: ``--out``: the ``no_evidence`` arm (same settings) reuses them when run with the same ``--out``.
 NO_EVIDENCE_DIRS = ("planted_no_evidence", "sage_no_evidence")
+
+
+class OracleNamer(LLMBackend):
+    """``inner`` in every role, except the generalizer's first request for a feature of ``names`` (feature index ->
+    class name): ``inner`` is asked for members of that class instead (the members call,
+    :func:`~sage_nb.agent.prompts.class_members_messages`), and its reply is returned under that name. The ``namer``
+    ablation's LLM; its runs are kept apart from the loop's own."""
+
+    def __init__(self, inner: LLMBackend, names: dict[str, str]) -> None:
+        super().__init__(inner.model, tracker=inner.tracker, max_workers=inner.max_workers)
+        self.inner, self.name, self.names = inner, f"{inner.name}+oracle-namer", names
+
+    def _turn(self, messages: list[Message], request: LLMRequest) -> Reply:  # pragma: no cover - unused
+        raise NotImplementedError("OracleNamer delegates whole calls to its inner backend")
+
+    def _swap(self, request: LLMRequest) -> tuple[LLMRequest, str | None]:
+        name = self.names.get(request.feature or "")
+        if request.role != "generalizer" or name is None or "Name their class." not in request.messages[-1]["content"]:
+            return request, None
+        return dataclasses.replace(request, messages=prompts.class_members_messages(name)), name
+
+    @staticmethod
+    def _named(result: LLMResult, name: str | None) -> LLMResult:
+        if name is None or not result.ok:
+            return result
+        return dataclasses.replace(result, parsed=result.parsed.model_copy(update={"class_name": name}))
+
+    def run(self, request: LLMRequest) -> LLMResult:
+        swapped, name = self._swap(request)
+        return self._named(self.inner.run(swapped), name)
+
+    def complete_many(self, requests, *, max_workers=None, raise_unavailable=True) -> list[LLMResult]:
+        swapped = [self._swap(r) for r in requests]
+        results = self.inner.complete_many(
+            [r for r, _ in swapped], max_workers=max_workers, raise_unavailable=raise_unavailable
+        )
+        return [self._named(result, name) for result, (_, name) in zip(results, swapped, strict=True)]
 
 
 def real_runs(target, index, features, llm, config: AgentConfig, out: Path) -> pd.DataFrame:
@@ -178,6 +222,28 @@ def hypotheses(args, base: AgentConfig, out: Path) -> str:
     return figures(table, ("planted_recovered", "real_names_peak", "tokens_per_feature"))
 
 
+def namer(args, base: AgentConfig, out: Path) -> str:
+    """The loop against the loop whose generalizer is handed each planted concept's first label (``oracle_name``),
+    on the planted features (real features have no label to hand). The loop's planted runs with the same settings
+    (quality.py's, copied into ``OUT/generalizer/planted``) are reused."""
+    out.mkdir(parents=True, exist_ok=True)
+    llm = make_llm(args.llm, record=out / "calls.jsonl")
+    names = args.planted.split(",") if args.planted else None
+    oracle = OracleNamer(llm, {str(f.index): f.labels[0] for f in planted_features()})
+    rows = []
+    for arm, agent in (("generalizer", llm), ("oracle_name", oracle)):
+        if args.only and arm not in args.only.split(","):
+            continue
+        planted = planted_recovery(agent, base, out / arm / "planted", 4000, names)
+        print(f"-- {arm}", flush=True)
+        print(planted.to_string(index=False), flush=True)
+        rows.append(arm_row(arm, planted, None))
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "namer_arms.csv", index=False)
+    print(table.to_string(index=False))
+    return figures(table, ("planted_recovered", "planted_names_peak"))
+
+
 def layers(args, base: AgentConfig, out: Path) -> str:
     if not args.saes:
         raise SystemExit("layers needs --saes DIR,DIR,... (SAELens folders, e.g. from sage-nb train-sae)")
@@ -213,7 +279,7 @@ def layers(args, base: AgentConfig, out: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiment", choices=["designer", "evidence", "computed", "hypotheses", "layers"])
+    parser.add_argument("experiment", choices=["designer", "evidence", "computed", "hypotheses", "namer", "layers"])
     parser.add_argument("--planted", default=None, help="comma-separated planted feature names (default: all; none)")
     parser.add_argument("--features", type=int, default=5, help="real features of the shipped SAE (0: none)")
     parser.add_argument("--counts", default="1,2,4,8", help="hypothesis counts (hypotheses experiment)")
@@ -240,7 +306,8 @@ def main() -> None:
         bounds = Bounds(hypotheses=args.hypotheses, rounds_per_hypothesis=args.rounds)
         base = AgentConfig(bounds, computed_hypothesis=False)
     experiments = {
-        "designer": designer, "evidence": evidence, "computed": computed, "hypotheses": hypotheses, "layers": layers,
+        "designer": designer, "evidence": evidence, "computed": computed, "hypotheses": hypotheses, "namer": namer,
+        "layers": layers,
     }  # fmt: skip
     line = experiments[args.experiment](args, base, Path(args.out))
     print(f"minutes={(time.time() - start) / 60:.1f}")
