@@ -60,6 +60,7 @@ from sage_nb.evaluate.report import evaluate
 from sage_nb.explainers.one_shot import OneShotExplainer
 from sage_nb.llm import make_llm
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult, Message, Reply
+from sage_nb.llm.cache import CachedBackend
 from sage_nb.targets.planted import planted_features
 
 #: Result folders (planted, real) of ``quality.py --evidence-ablation``'s runs without the evidence under its
@@ -71,7 +72,8 @@ class OracleNamer(LLMBackend):
     """``inner`` in every role, except the generalizer's first request for a feature of ``names`` (feature index ->
     class name): ``inner`` is asked for members of that class instead (the members call,
     :func:`~sage_nb.agent.prompts.class_members_messages`), and its reply is returned under that name. The ``namer``
-    ablation's LLM; its runs are kept apart from the loop's own."""
+    ablation's LLM; its runs are kept apart from the loop's own, and their first generalizer turn shows the loop's
+    request with the reply to the members call."""
 
     def __init__(self, inner: LLMBackend, names: dict[str, str]) -> None:
         super().__init__(inner.model, tracker=inner.tracker, max_workers=inner.max_workers)
@@ -102,6 +104,13 @@ class OracleNamer(LLMBackend):
             [r for r, _ in swapped], max_workers=max_workers, raise_unavailable=raise_unavailable
         )
         return [self._named(result, name) for result, (_, name) in zip(results, swapped, strict=True)]
+
+
+def agent_llm(args, out: Path) -> LLMBackend:
+    """The agent's LLM: ``--llm``, every call recorded to ``OUT/calls.jsonl`` (replayable), answered from
+    ``--agent-cache`` where a request is already there (quality.py's option of the same name)."""
+    llm = make_llm(args.llm, record=out / "calls.jsonl")
+    return CachedBackend(llm, args.agent_cache) if args.agent_cache else llm
 
 
 def real_runs(target, index, features, llm, config: AgentConfig, out: Path) -> pd.DataFrame:
@@ -150,7 +159,7 @@ def run_arms(
     under ``out`` (default ``{arm}/planted``, ``{arm}/real``). Finished runs found there are reused; the
     table is also written to ``out/{experiment}_arms.csv``."""
     out.mkdir(parents=True, exist_ok=True)
-    llm = make_llm(args.llm, record=out / "calls.jsonl")  # every call, for the audit (replayable)
+    llm = agent_llm(args, out)
     names = args.planted.split(",") if args.planted else None
     target, index, features = real_setup(args)
     print("real features:", features, flush=True)
@@ -227,7 +236,7 @@ def namer(args, base: AgentConfig, out: Path) -> str:
     on the planted features (real features have no label to hand). The loop's planted runs with the same settings
     (quality.py's, copied into ``OUT/generalizer/planted``) are reused."""
     out.mkdir(parents=True, exist_ok=True)
-    llm = make_llm(args.llm, record=out / "calls.jsonl")
+    llm = agent_llm(args, out)
     names = args.planted.split(",") if args.planted else None
     oracle = OracleNamer(llm, {str(f.index): f.labels[0] for f in planted_features()})
     rows = []
@@ -289,6 +298,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", default="ablation_results")
     parser.add_argument("--llm", default="local", help="agent, explainer and scorer LLM (a make_llm spec)")
+    parser.add_argument(
+        "--agent-cache", default=None, help="earlier agent calls (JSONL) to answer repeated requests from"
+    )
     parser.add_argument("--only", default=None, help="run only these arms (comma-separated), e.g. to split the work")
     parser.add_argument("--hypotheses", type=int, default=3, help="hypothesis slots of the base arm")
     parser.add_argument(
