@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection, Sequence
 
 from sage_nb.agent.minimal_pairs import candidate_contexts
+from sage_nb.agent.substitutions import word_span
 from sage_nb.core.text import token_label
 from sage_nb.data.records import FeatureData
 
@@ -71,14 +72,18 @@ def word_activation(tokens: Sequence[str], acts: Sequence[float], word: str) -> 
 
 def context_tails(fd: FeatureData, seen: Collection[str], limit: int = 6) -> list[str]:
     """Short tails of mined windows ending on a peak that is one of the ``seen`` tokens (labels), shortest first:
-    the candidates for the quoted context (each is measured before it is quoted)."""
+    the candidates for the quoted context (each is measured before it is quoted). A tail holds whole words: it
+    starts where its first word starts and ends where the peak's word ends ('. NO WARRANTY', not '. NO WARRAN'),
+    so that a reader shown the quote writes words, not pieces."""
     wanted = {label.casefold() for label in seen}
     tails: list[str] = []
     for ex in candidate_contexts(fd):
         if token_label(ex.tokens[ex.peak]).casefold() not in wanted:
             continue
+        end = word_span(ex.tokens, ex.peak)[1]
         for n in TAIL_LENGTHS:
-            text = " ".join("".join(ex.tokens[max(0, ex.peak - n) : ex.peak + 1]).split())
+            start = word_span(ex.tokens, max(0, ex.peak - n))[0]
+            text = " ".join("".join(ex.tokens[start:end]).split())
             if text and len(text) <= MAX_CONTEXT_CHARS and text not in tails:
                 tails.append(text)
         if len(tails) >= limit:

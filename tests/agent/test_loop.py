@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import keyword
+import re
 
 import pytest
 from scripted import HOSTILE, WEEKDAY_TESTS, ScriptedLLM, planted_feature_data, truthful, with_role
@@ -1027,6 +1028,23 @@ def test_the_context_probe_judges_a_plain_sentence_on_the_probed_word_not_its_fr
     assert plain and all(t.level == "high" for t in plain)  # the frames' first words fire
     assert "plain sentences too" not in h1.claim and "fires most in contexts like" in h1.claim
     assert all(t.expect is None for t in plain)  # their maximum is the frame's, shown without an expectation
+
+
+def test_the_quoted_contexts_hold_whole_words_not_pieces(planted):
+    """The v8 run quoted '. NO WARRAN' (577) and 'IZONTAL' (all_caps): tails that began or ended inside a word.
+    A tail now starts where its first word starts and ends where the peak's word ends."""
+    from sage_nb.agent.context_probe import context_tails
+
+    corpus = ["align = HORIZONTAL_CENTER + MAX_SIZE", "if MAX_BUFFER_SIZE > 10: pass", "x = ZIP_STORED or None",
+              *CORPUS_DIGITS]  # fmt: skip
+    _, fd = planted_feature_data(planted, "all_caps", corpus)
+    seen = computed_candidate(fd)[2]
+    tails = context_tails(fd, seen)
+    words = {w for text in corpus for w in re.findall(r"\w+", text)} | {"endoftext"}  # the windows' text marker
+    assert tails
+    for tail in tails:
+        assert all(w in words for w in re.findall(r"\w+", tail)), tail  # every word of a tail is a whole word
+    assert any(t.endswith(("HORIZONTAL_CENTER", "MAX_SIZE", "MAX_BUFFER_SIZE", "ZIP_STORED")) for t in tails)
 
 
 def test_members_copied_from_the_generalizers_prompt_are_dropped():
