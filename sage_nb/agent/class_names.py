@@ -87,6 +87,17 @@ def qualified_kind(name: str, seen: Sequence[str], code_share: float) -> tuple[s
     return (qualified, member) if all(member(t) for t in tokens) else None
 
 
+def kind_member(name: str) -> Callable[[str], bool] | None:
+    """The membership test of a class named as one of the kinds the evidence can check (the qualified names of
+    :data:`QUALIFIED_KINDS`, e.g. 'Python keywords'), or None for any other name: a keyword listed as a non-member of
+    'Python keywords' is no control for it, whoever named the class."""
+    words = [w for w in _words(name) if w not in _FILLER]
+    for qualified, member in QUALIFIED_KINDS.values():
+        if words == _words(qualified):
+            return member
+    return None
+
+
 __all__ = [
     "BARE_KIND",
     "CODE_SHARE",
@@ -95,6 +106,7 @@ __all__ = [
     "QUALIFIED_KINDS",
     "SHAPE_WORDS",
     "class_name_problem",
+    "kind_member",
     "names_shape",
     "qualified_kind",
 ]

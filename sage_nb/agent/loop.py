@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from sage_nb.agent import prompts
 from sage_nb.agent.causal_tests import run_effects, supports_causal
-from sage_nb.agent.class_names import BARE_KIND, class_name_problem, names_shape, qualified_kind
+from sage_nb.agent.class_names import BARE_KIND, class_name_problem, kind_member, names_shape, qualified_kind
 from sage_nb.agent.context_probe import (
     STRONG_FRACTION,
     context_tails,
@@ -488,6 +488,7 @@ class SageLoop:
             kind = qualified_kind(name, seen, self._code_share()) if problem else None
             if kind is not None:  # a bare kind the seen tokens qualify: tested under its qualified name
                 bare, (name, member), problem = name, kind, ""
+            member = member or kind_member(name)  # a class named as such a kind keeps its membership test too
             if member is not None:
                 members = [m for m in members if member(m)]
                 outside = [t for t in outside if not member(t)]

@@ -8,6 +8,7 @@ from sage_nb.agent.class_names import (
     BARE_KIND,
     POSITION_CLASSES,
     class_name_problem,
+    kind_member,
     names_shape,
     qualified_kind,
 )
@@ -75,3 +76,10 @@ def test_a_kind_the_evidence_cannot_qualify_is_left_alone(name, seen, code_share
 def test_a_class_is_its_shape_only_when_it_names_nothing_narrower(name, shape, expected):
     """A digit is no control for 'digits', but '(' is one for 'closing brackets'."""
     assert names_shape(name, shape) is expected
+
+
+def test_a_class_named_as_a_checkable_kind_keeps_its_membership_test():
+    member = kind_member("Python keyword")
+    assert member is not None and member("while") and not member("function")
+    assert kind_member("python keywords") is not None
+    assert kind_member("time words") is None and kind_member("keywords") is None

@@ -811,6 +811,13 @@ def test_a_bare_keyword_for_python_keywords_in_code_is_tested_as_python_keywords
     assert "every seen token is one; its non-members are words of the mined windows) proposed" in turn.decision
     window_words = " ".join(corpus)
     assert all(w.isidentifier() and w in window_words and not keyword.iskeyword(w) for w in h2.outside)
+    # the namer oracle's run: handed 'Python keywords', the 1.5B listed 'def', 'import', 'from' as non-members
+    reply = {"class_name": "Python keywords", "new_members": ["while", "function"], "non_members": ["def", "banana",
+             "import", "table"]}  # fmt: skip
+    loop = SageLoop(planted, fd, ScriptedLLM(with_role(computed_aware, "generalizer", reply)),
+                    AgentConfig(Bounds(hypotheses=2), computed_hypothesis=True, generalize=True))  # fmt: skip
+    h2 = loop.run().hypotheses[1]
+    assert h2.members == ["while"] and h2.outside == ["banana", "table"] and h2.status == "accepted"
 
 
 def test_a_bare_kind_is_measured_and_renamed_from_what_fired_then_tested_against_its_own_shape(planted):
