@@ -43,6 +43,8 @@ def _words(name: str) -> list[str]:
 
 #: Why a bare kind names no class (:func:`class_name_problem`): the loop measures its members before asking again.
 BARE_KIND = "it names a bare kind of token without saying of which language, topic or use"
+#: Why a name like 'pos_and_size_pair' names no class: it is an identifier of the code, not a kind of token.
+IDENTIFIER = "it is an identifier from the code, not the name of a kind of token"
 #: The words that name a shape class by itself (see :func:`names_shape`): a digit is no control for 'digits', but
 #: '(' is one for 'closing brackets'.
 SHAPE_WORDS: dict[str, frozenset[str]] = {
@@ -53,11 +55,13 @@ SHAPE_WORDS: dict[str, frozenset[str]] = {
 
 def class_name_problem(name: str, seen: Sequence[str]) -> str:
     """Why ``name`` names no class of the ``seen`` tokens ('' when it does): a word-position label of the
-    evidence, nothing but the seen tokens themselves (and filler words such as 'word'), or a bare kind of token
-    (:data:`GENERIC_KINDS`)."""
+    evidence, an identifier from the code ('pos_and_size_pair'), nothing but the seen tokens themselves (and filler
+    words such as 'word'), or a bare kind of token (:data:`GENERIC_KINDS`)."""
     words = _words(name)
     if not words:
         return "it holds no word"
+    if len(name.split()) == 1 and "_" in name.strip("_"):
+        return IDENTIFIER
     if " ".join(words) in {_singular(c) for c in POSITION_CLASSES} | {"word", "token"}:
         return "it says where a token sits in its word, not what kind of token it is"
     own = {_singular(t.strip().casefold()) for t in seen if t.strip()}
@@ -102,6 +106,7 @@ __all__ = [
     "BARE_KIND",
     "CODE_SHARE",
     "GENERIC_KINDS",
+    "IDENTIFIER",
     "POSITION_CLASSES",
     "QUALIFIED_KINDS",
     "SHAPE_WORDS",

@@ -6,6 +6,7 @@ import pytest
 
 from sage_nb.agent.class_names import (
     BARE_KIND,
+    IDENTIFIER,
     POSITION_CLASSES,
     class_name_problem,
     kind_member,
@@ -83,3 +84,14 @@ def test_a_class_named_as_a_checkable_kind_keeps_its_membership_test():
     assert member is not None and member("while") and not member("function")
     assert kind_member("python keywords") is not None
     assert kind_member("time words") is None and kind_member("keywords") is None
+
+
+@pytest.mark.parametrize("name", ["pos_and_siz_pair", "acquire_lock", "MAX_SIZE"])
+def test_an_identifier_from_the_code_names_no_class(name):
+    """The 1.5B named the class of '_' peaks 'pos_and_siz_pair' (feature 4226), and it was tested and accepted."""
+    assert class_name_problem(name, ["_"]) == IDENTIFIER
+
+
+@pytest.mark.parametrize("name", ["snake_case identifiers", "__dunder__", "dunder methods"])
+def test_a_class_name_that_mentions_identifiers_is_not_one(name):
+    assert class_name_problem(name, ["_"]) != IDENTIFIER
