@@ -25,6 +25,10 @@ The capable offline model in every role (agent, baseline, reader):
 ``python benchmarks/quality.py --llm local-capable --features 12 --top-tokens --scorers gen,simulation,detection
 --out benchmarks/results/quality_qwen``.
 
+After a change to the loop, ``--agent-cache FILE`` (earlier ``calls.jsonl`` recordings, newest first, concatenated)
+runs every feature again but answers each of the agent's requests found in FILE from it: only the requests the change
+altered reach the LLM, and a run that replayed any is marked replayed.
+
 ``--llm`` takes any ``make_llm`` spec (``openai:gpt-4o-mini``, ``openai-compatible:MODEL@http://localhost:8000/v1``,
 ...); runs are kept per agent LLM, so arms of different LLMs never reuse each other's results.
 """
