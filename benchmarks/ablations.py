@@ -51,7 +51,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from quality import indexes, loop_config, names_peak, peak_tokens, pick_features, planted_recovery
+from quality import agent_backend, indexes, loop_config, names_peak, peak_tokens, pick_features, planted_recovery
 
 from sage_nb import corpus_contexts, default_corpus, load_or_mine, load_target
 from sage_nb.agent import AgentConfig, Bounds, explain_features, prompts
@@ -60,7 +60,6 @@ from sage_nb.evaluate.report import evaluate
 from sage_nb.explainers.one_shot import OneShotExplainer
 from sage_nb.llm import make_llm
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult, Message, Reply
-from sage_nb.llm.cache import CachedBackend
 from sage_nb.targets.planted import planted_features
 
 #: Result folders (planted, real) of ``quality.py --evidence-ablation``'s runs without the evidence under its
@@ -109,8 +108,7 @@ class OracleNamer(LLMBackend):
 def agent_llm(args, out: Path) -> LLMBackend:
     """The agent's LLM: ``--llm``, every call recorded to ``OUT/calls.jsonl`` (replayable), answered from
     ``--agent-cache`` where a request is already there (quality.py's option of the same name)."""
-    llm = make_llm(args.llm, record=out / "calls.jsonl")
-    return CachedBackend(llm, args.agent_cache) if args.agent_cache else llm
+    return agent_backend(make_llm(args.llm, record=out / "calls.jsonl"), args.agent_cache)
 
 
 def real_runs(target, index, features, llm, config: AgentConfig, out: Path) -> pd.DataFrame:

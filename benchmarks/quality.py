@@ -102,6 +102,12 @@ def loop_config(hypotheses: int, rounds: int, generalize: bool, context_probe: b
     return AgentConfig(bounds, generalize=generalize, context_probe=context_probe)
 
 
+def agent_backend(llm, cache: str | None):
+    """The agent's LLM: ``llm``, answered from the recordings in ``cache`` (``--agent-cache``) where a request is
+    already there."""
+    return CachedBackend(llm, cache) if cache else llm
+
+
 def _planted_index(contexts: int):
     planted = load_planted_target()
     ctx = corpus_contexts(default_corpus().split(held_out=False), planted.tokenizer, max_contexts=contexts)
@@ -269,7 +275,7 @@ def main() -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     llm = make_llm(args.llm, record=out / "calls.jsonl")  # every call, for the audit (replayable)
-    agent = CachedBackend(llm, args.agent_cache) if args.agent_cache else llm
+    agent = agent_backend(llm, args.agent_cache)
     config = loop_config(args.hypotheses, args.rounds, args.generalize, args.context_probe)
     # the runs of each variant of the loop sit beside the plain loop's
     arm = ("_class" if args.generalize else "") + ("_context" if args.context_probe else "")

@@ -41,6 +41,11 @@ def _words(name: str) -> list[str]:
     return [_singular(w) for w in re.findall(r"\w+", name.casefold())]
 
 
+def _kind_words(name: str) -> list[str]:
+    """The words of a class name that say what kind it is: :func:`_words` without filler ('tokens', 'the')."""
+    return [w for w in _words(name) if w not in _FILLER]
+
+
 #: Why a bare kind names no class (:func:`class_name_problem`): the loop measures its members before asking again.
 BARE_KIND = "it names a bare kind of token without saying of which language, topic or use"
 #: Why a name like 'pos_and_size_pair' names no class: it is an identifier of the code, not a kind of token.
@@ -75,7 +80,7 @@ def class_name_problem(name: str, seen: Sequence[str]) -> str:
 def names_shape(name: str, shape: str) -> bool:
     """Whether the class ``name`` is the shape class ``shape`` itself ('digits', 'punctuation marks'), so that a
     token of that shape cannot stand outside it; a narrower name ('even digits', 'closing brackets') can."""
-    words = [w for w in _words(name) if w not in _FILLER]
+    words = _kind_words(name)
     return bool(words) and all(w in SHAPE_WORDS.get(shape, ()) for w in words)
 
 
@@ -83,7 +88,7 @@ def qualified_kind(name: str, seen: Sequence[str], code_share: float) -> tuple[s
     """The class a bare kind ``name`` names once the evidence qualifies it, and the test of its members; None when
     it cannot be qualified. 'keyword' for ``seen`` tokens that are all Python keywords, in exemplars of which at least
     :data:`CODE_SHARE` look like code (``code_share``), is 'Python keywords': the tokens say which language."""
-    words = [w for w in _words(name) if w not in _FILLER]
+    words = _kind_words(name)
     tokens = [t.strip() for t in seen if t.strip()]
     if len(words) != 1 or words[0] not in QUALIFIED_KINDS or not tokens or code_share < CODE_SHARE:
         return None
@@ -95,7 +100,7 @@ def kind_member(name: str) -> Callable[[str], bool] | None:
     """The membership test of a class named as one of the kinds the evidence can check (the qualified names of
     :data:`QUALIFIED_KINDS`, e.g. 'Python keywords'), or None for any other name: a keyword listed as a non-member of
     'Python keywords' is no control for it, whoever named the class."""
-    words = [w for w in _words(name) if w not in _FILLER]
+    words = _kind_words(name)
     for qualified, member in QUALIFIED_KINDS.values():
         if words == _words(qualified):
             return member

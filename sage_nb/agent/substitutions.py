@@ -103,9 +103,11 @@ def member_texts(fd: FeatureData, seen: Collection[str], members: Sequence[str],
     members = [m.strip() for m in members if m.strip() and m.strip().casefold() not in wanted]
     contexts = _peak_contexts(fd, wanted, scale)
     out: list[tuple[str, str]] = []
+    made: set[str] = set()
     for i, member in enumerate(members if contexts else []):
         text = substituted(contexts[i % len(contexts)], member)
-        if text not in {t for _, t in out}:
+        if text not in made:
+            made.add(text)
             out.append((member, text))
     return out
 
