@@ -14,13 +14,14 @@ so a model can quote them inside JSON strings without escaping. Pure computation
 from __future__ import annotations
 
 import keyword
+import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sage_nb.core.text import is_word_char, show_token, visible
+from sage_nb.core.text import is_word_char, show_token, visible, word_span
 from sage_nb.data.records import Exemplar, FeatureData, TokenActivations
 
 # -- thresholds and sizes (all relative to a feature's own scale) ---------------------------------------------------
@@ -34,6 +35,9 @@ ONE_TOKEN_SPAN = 1.5
 HIGH_FRACTION = 0.3
 #: ... and as 'low' when its maximum stays below this fraction ('medium' in between).
 LOW_FRACTION = 0.1
+#: The sentence-start and all-caps shares are written into :meth:`Evidence.to_text` only from this share of the
+#: peaks: they refine 'capitalised' and 'line start', and are noise to a reader when rare.
+NOTABLE_SHAPE = 0.6
 #: Distinct code markers a window needs before keywords and '#' comments count as code.
 CODE_MIN_MARKERS = 2
 #: Substrings that suggest a window is source code.
@@ -55,6 +59,8 @@ CLASSES = (
     "whole word", "word start", "subword", "capitalised", "digit", "punctuation", "whitespace",
     "keyword", "in string", "in comment", "code",
 )  # fmt: skip
+#: Classes :func:`token_classes` also returns that refine 'capitalised': their shares are kept in :class:`Shape`.
+SHAPE_CLASSES = ("sentence start", "all caps")
 
 
 _SPACE_MARKS = (" ", "Ġ", "▁")  # leading-space marks of byte-level / sentencepiece tokenizers
@@ -135,7 +141,8 @@ def word_position(tokens: Sequence[str], i: int) -> str | None:
 
 
 def token_classes(tokens: Sequence[str], i: int) -> set[str]:
-    """The :data:`CLASSES` that token ``i`` of a window belongs to (judged from the window's tokens only)."""
+    """The :data:`CLASSES` and :data:`SHAPE_CLASSES` that token ``i`` of a window belongs to (judged from the
+    window's tokens only)."""
     token = tokens[i]
     body = token.strip()
     found: set[str] = set()
@@ -154,6 +161,10 @@ def token_classes(tokens: Sequence[str], i: int) -> set[str]:
             found.add("punctuation")
         if code and body in keyword.kwlist:
             found.add("keyword")
+    if in_all_caps_word(tokens, i):
+        found.add("all caps")
+    if at_sentence_start(tokens, i):
+        found.add("sentence start")
     in_string, in_comment = _quote_state("".join(tokens[:i]), code)
     if in_string:
         found.add("in string")
@@ -171,6 +182,32 @@ def at_line_start(tokens: Sequence[str], i: int) -> bool:
     prefix = "".join(tokens[:i])
     cut = prefix.rfind("\n")
     return cut >= 0 and not prefix[cut + 1 :].strip()
+
+
+def in_all_caps_word(tokens: Sequence[str], i: int) -> bool:
+    """Whether token ``i`` is a piece of an all-caps word: the whole word (:func:`~sage_nb.core.text.word_span`) has
+    at least two upper-case letters and no lower-case one ('HTTP', 'ZIP_STORED', 'UTF8')."""
+    lo, hi = word_span(tokens, i)
+    word = "".join(tokens[lo:hi])
+    return sum(c.isupper() for c in word) >= 2 and not any(c.islower() for c in word)
+
+
+_DOCUMENT_START = re.compile(r"<\|?[A-Za-z_]+\|?>$")  # <|endoftext|>, <bos>, <s> ...
+
+
+def at_sentence_start(tokens: Sequence[str], i: int) -> bool:
+    """Whether token ``i`` is a capitalised word that starts a sentence: whitespace lies between it and a '.', '!'
+    or '?' before it in the window, or it follows a document marker (``<|endoftext|>``). A window that starts at
+    the token cannot tell, and does not count."""
+    body = _strip_space(tokens[i]).lstrip()
+    if not body[:1].isupper():
+        return False
+    prefix = "".join(tokens[:i])
+    ended = prefix.rstrip()
+    if _DOCUMENT_START.search(ended):
+        return True
+    spaced = len(ended) < len(prefix) or tokens[i][:1].isspace() or tokens[i][:1] in _SPACE_MARKS
+    return spaced and ended.endswith((".", "!", "?"))
 
 
 def span_length(acts: Sequence[float], peak: int, fraction: float = SPAN_FRACTION) -> int:
@@ -209,6 +246,8 @@ class Shape:
     active_fraction: float  # mean fraction of window tokens at >= SPAN_FRACTION of the row max
     mean_span: float  # mean length of the contiguous run around the peak at >= SPAN_FRACTION
     density: float  # fraction of corpus tokens where the feature fires (from mining)
+    sentence_start: float = 0.0  # peak is a capitalised word that starts a sentence
+    all_caps: float = 0.0  # peak is a piece of an all-caps word
 
     @property
     def label(self) -> str:
@@ -422,7 +461,7 @@ class Evidence:
         after = _stats(((r.tokens[r.peak + 1], r.weight) for r in rows if r.peak + 1 < len(r.tokens)), scale)
         pairs = _stats(((f"{r.tokens[r.peak - 1]}⟦{r.tokens[r.peak]}⟧", r.weight) for r in rows if r.peak > 0), scale)
         classes: Counter[str] = Counter()
-        word_start = first_only = line_start = 0
+        word_start = first_only = line_start = sentence_start = all_caps = 0
         active, spans = [], []
         for r in rows:
             found = token_classes(r.tokens, r.peak)
@@ -432,6 +471,8 @@ class Evidence:
             word_start += starts_word
             first_only += starts_word and span == 1
             line_start += at_line_start(r.tokens, r.peak)
+            sentence_start += "sentence start" in found
+            all_caps += "all caps" in found
             cut = SPAN_FRACTION * r.acts[r.peak]
             active.append(sum(a >= cut for a in r.acts) / len(r.acts) if r.acts[r.peak] > 0 else 0.0)
             spans.append(span)
@@ -444,6 +485,8 @@ class Evidence:
             active_fraction=sum(active) / n if n else 0.0,
             mean_span=sum(spans) / n if n else 0.0,
             density=density,
+            sentence_start=sentence_start / n if n else 0.0,
+            all_caps=all_caps / n if n else 0.0,
         )
         bands = [(label, exs) for label, exs in feature.quantiles if exs] if include_quantiles else []
         weakest = None
@@ -496,6 +539,11 @@ class Evidence:
             parts.append(f"'{visible(before)}⟦{visible(rest[:-1])}⟧' {_pct(s.share)}")
         return ", ".join(parts) or "none"
 
+    def _notable_shape(self) -> str:
+        sh = self.shape
+        shares = (("sentence start", sh.sentence_start), ("in an all-caps word", sh.all_caps))
+        return "".join(f", {name} {_pct(share)}" for name, share in shares if share >= NOTABLE_SHAPE)
+
     def to_text(self, max_lines: int = 16, max_items: int = TEXT_ITEMS, max_tests: int = TEXT_TESTS) -> str:
         """A short, deterministic summary for prompts (at most ``max_lines`` lines)."""
         sh = self.shape
@@ -519,7 +567,7 @@ class Evidence:
             lines.append(
                 f"Shape: {sh.label} (mean span {sh.mean_span:.1f} tokens, {_pct(sh.active_fraction)} of window tokens "
                 f"at >={_pct(SPAN_FRACTION)} of row max); word start {_pct(sh.word_start)}, first token only "
-                f"{_pct(sh.first_token_only)}, line start {_pct(sh.line_start)}"
+                f"{_pct(sh.first_token_only)}, line start {_pct(sh.line_start)}{self._notable_shape()}"
             )
         if self.weakest_band is not None:
             label, stats = self.weakest_band
@@ -583,6 +631,8 @@ class Evidence:
                 "word_start": round(sh.word_start, 4),
                 "first_token_only": round(sh.first_token_only, 4),
                 "line_start": round(sh.line_start, 4),
+                "sentence_start": round(sh.sentence_start, 4),
+                "all_caps": round(sh.all_caps, 4),
                 "active_fraction": round(sh.active_fraction, 4),
                 "mean_span": round(sh.mean_span, 3),
             },

@@ -11,9 +11,12 @@ from sage_nb.data.records import Exemplar, FeatureData, TokenActivations
 from sage_nb.evidence import (
     HIGH_FRACTION,
     LOW_FRACTION,
+    NOTABLE_SHAPE,
     Evidence,
     TestEvidence,
     at_line_start,
+    at_sentence_start,
+    in_all_caps_word,
     span_length,
     token_classes,
     word_position,
@@ -181,6 +184,41 @@ def test_span_and_line_start_helpers():
     assert at_line_start(["x", "\n", "   ", " return"], 3)
     assert not at_line_start(["x", " =", " 1"], 2)
     assert not at_line_start(["x"], 0)  # nothing before it in the window: unknown, not counted
+
+
+def test_all_caps_words_are_judged_as_whole_words():
+    pieces = [" mode", " =", " ZIP", "_STOR", "ED", " if", " small"]
+    assert in_all_caps_word(pieces, 4) and in_all_caps_word(pieces, 2)  # 'ED' and 'ZIP' of 'ZIP_STORED'
+    assert in_all_caps_word([" use", " HTTP", " here"], 1) and in_all_caps_word(["UTF", "8"], 1)
+    assert not in_all_caps_word([" Hello", " world"], 0)  # capitalised, not all caps
+    assert not in_all_caps_word([" A", " cat"], 0)  # one capital letter is not enough
+    assert not in_all_caps_word([" Open", "AI"], 1)  # 'AI' is a piece of 'OpenAI'
+    assert "all caps" in token_classes(pieces, 4) and "all caps" not in token_classes(pieces, 5)
+
+
+def test_sentence_starts_need_an_end_mark_and_space_before_a_capital():
+    assert at_sentence_start(["It", " failed", ".", " The", " end"], 3)
+    assert at_sentence_start(["Done", "!", "\n\n", "   ", " Next"], 4)  # line breaks between count as space
+    assert at_sentence_start(["<|endoftext|>", "Return", " it"], 1)  # a new document
+    assert not at_sentence_start(["os", ".", "Path"], 2)  # an attribute, not a sentence
+    assert not at_sentence_start(["It", " failed", ".", " the", " end"], 3)  # lower case
+    assert not at_sentence_start(["He", " met", " Anna"], 2)  # capitalised mid-sentence
+    assert not at_sentence_start([" The", " end"], 0)  # nothing before it in the window: unknown, not counted
+    assert "sentence start" in token_classes(["It", " failed", ".", " The"], 3)
+
+
+def test_sentence_start_and_all_caps_shares_are_written_only_when_most_peaks_share_them():
+    starts = [ex(i, ["It", " ran", ".", " Then", " it", " stopped"], [0, 0, 0, 6, 0, 0]) for i in range(3)]
+    middle = [ex(9, ["We", " met", " Then", " left"], [0, 0, 5, 0])]
+    mostly = Evidence.from_feature(feature(4, starts + middle))
+    assert mostly.shape.sentence_start == pytest.approx(0.75) and 0.75 >= NOTABLE_SHAPE
+    assert "sentence start 75%" in mostly.to_text() and "all-caps" not in mostly.to_text()
+    assert mostly.to_dict()["shape"]["sentence_start"] == 0.75
+    rarely = Evidence.from_feature(feature(5, starts[:1] + middle * 3))
+    assert rarely.shape.sentence_start > 0 and "sentence start" not in rarely.to_text()
+    caps = Evidence.from_feature(feature(6, [ex(1, [" use", " HTTP", " now"], [0, 7, 0])]))
+    assert caps.shape.all_caps == 1.0 and "in an all-caps word 100%" in caps.to_text()
+    assert "all caps" not in caps.classes  # a refinement of 'capitalised', kept in the shape
 
 
 # -- test texts ---------------------------------------------------------------------------------------------------

@@ -12,8 +12,7 @@ import re
 from collections.abc import Collection, Sequence
 
 from sage_nb.agent.minimal_pairs import candidate_contexts
-from sage_nb.agent.substitutions import word_span
-from sage_nb.core.text import token_label
+from sage_nb.core.text import token_label, word_span
 from sage_nb.data.records import FeatureData
 
 #: Plain sentences a seen word is measured in.

@@ -15,32 +15,9 @@ from collections.abc import Collection, Iterable, Sequence
 
 from sage_nb.agent.minimal_pairs import AFTER, BEFORE, candidate_contexts, window
 from sage_nb.agent.records import Hypothesis
-from sage_nb.core.text import names_token, token_label
+from sage_nb.core.text import names_token, token_label, word_span
 from sage_nb.data.records import Exemplar, FeatureData
 from sage_nb.evidence import HIGH_FRACTION, LOW_FRACTION
-
-
-def _is_word_char(c: str) -> bool:
-    return c.isalnum() or c == "_"
-
-
-def _joins(left: str, right: str) -> bool:
-    """Whether token ``right`` continues the word that token ``left`` ends (no space between, word characters)."""
-    return right == right.lstrip() and _is_word_char(right[:1]) and _is_word_char(left[-1:])
-
-
-def word_span(tokens: Sequence[str], at: int) -> tuple[int, int]:
-    """Token indices ``[lo, hi)`` of the whole word that token ``at`` is a piece of (just ``at`` when the token is
-    a whole word, or holds no letter, digit or underscore): 'ED' in 'ZIP_STOR' + 'ED' spans both tokens."""
-    body = tokens[at].strip()
-    if not body or not (_is_word_char(body[0]) or _is_word_char(body[-1])):
-        return at, at + 1
-    lo, hi = at, at + 1
-    while lo > 0 and _joins(tokens[lo - 1], tokens[lo]):
-        lo -= 1
-    while hi < len(tokens) and _joins(tokens[hi - 1], tokens[hi]):
-        hi += 1
-    return lo, hi
 
 
 def peak_words(fd: FeatureData, seen: Collection[str], limit: int = 2) -> dict[str, list[str]]:
@@ -168,4 +145,4 @@ def substituted_members(h: Hypothesis) -> tuple[list[str], list[str]]:
     return fired, silent
 
 
-__all__ = ["member_texts", "peak_words", "substituted", "substituted_members", "substitution_tests", "word_span"]
+__all__ = ["member_texts", "peak_words", "substituted", "substituted_members", "substitution_tests"]

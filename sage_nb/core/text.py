@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 #: Longest token shown by :func:`show_token` (characters, after making whitespace visible).
 SHOWN_TOKEN_CHARS = 16
@@ -72,6 +72,25 @@ def show_token(token: str, max_chars: int = SHOWN_TOKEN_CHARS) -> str:
 
 def is_word_char(c: str) -> bool:
     return c.isalnum() or c == "_"
+
+
+def _joins(left: str, right: str) -> bool:
+    """Whether token ``right`` continues the word that token ``left`` ends (no space between, word characters)."""
+    return right == right.lstrip() and is_word_char(right[:1]) and is_word_char(left[-1:])
+
+
+def word_span(tokens: Sequence[str], at: int) -> tuple[int, int]:
+    """Token indices ``[lo, hi)`` of the whole word that token ``at`` is a piece of (just ``at`` when the token is
+    a whole word, or holds no letter, digit or underscore): 'ED' in 'ZIP_STOR' + 'ED' spans both tokens."""
+    body = tokens[at].strip()
+    if not body or not (is_word_char(body[0]) or is_word_char(body[-1])):
+        return at, at + 1
+    lo, hi = at, at + 1
+    while lo > 0 and _joins(tokens[lo - 1], tokens[lo]):
+        lo -= 1
+    while hi < len(tokens) and _joins(tokens[hi - 1], tokens[hi]):
+        hi += 1
+    return lo, hi
 
 
 def names_token(text: str, tokens: Iterable[str], include_short: bool = False, case_sensitive: bool = False) -> bool:

@@ -35,6 +35,8 @@ CLASS_PHRASES = {
     "digit": "a digit",
     "punctuation": "punctuation",
     "keyword": "a code keyword",
+    "sentence start": "the first word of a sentence",
+    "all caps": "part of an all-caps word",
     "capitalised": "a capitalised word",
     "in string": "inside a string",
     "in comment": "inside a comment",
@@ -46,6 +48,8 @@ CLASS_STEMS = {
     "digit": ("digit", "number", "numeral"),
     "punctuation": ("punctuation",),
     "keyword": ("keyword",),
+    "sentence start": ("sentence",),
+    "all caps": ("all-caps", "caps", "uppercase", "upper"),
     "capitalised": ("capital", "uppercase", "upper"),
     "in string": ("string",),
     "in comment": ("comment",),
@@ -58,6 +62,15 @@ SPREAD_PHRASES = {
     "short span": "the activation covers a short span around it",
     "spread": "the activation spreads over the surrounding text",
 }
+
+
+def class_share(evidence: Evidence, name: str) -> float:
+    """The share of the analysed peaks in token class ``name`` (a key of :data:`CLASS_PHRASES`)."""
+    if name == "sentence start":
+        return evidence.shape.sentence_start
+    if name == "all caps":
+        return evidence.shape.all_caps
+    return evidence.classes.get(name, 0) / max(evidence.n_rows, 1)
 
 
 class TopTokensExplainer:
@@ -115,7 +128,7 @@ class TopTokensExplainer:
         parts = ["Fires on " + ", ".join(listed)]
         labels = [phrase.strip("'") for phrase, _ in chosen]
         n = max(evidence.n_rows, 1)
-        common = [phrase for c, phrase in CLASS_PHRASES.items() if evidence.classes.get(c, 0) / n >= CLASS_FRACTION]
+        common = [phrase for c, phrase in CLASS_PHRASES.items() if class_share(evidence, c) >= CLASS_FRACTION]
         if common and common[0] not in labels:
             parts.append(f"the peak token is usually {common[0]}")
             labels.append(common[0])
@@ -131,6 +144,7 @@ __all__ = [
     "CLASS_STEMS",
     "EXPLAINER",
     "TopTokensExplainer",
+    "class_share",
     "token_label",
     "token_phrase",
     "whitespace_name",

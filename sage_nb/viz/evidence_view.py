@@ -50,7 +50,8 @@ def evidence_panel_html(evidence: Evidence, max_items: int = PANEL_ITEMS) -> str
     facts = (
         f"<div><b>{evidence.n_rows}</b> contexts analysed · peak token classes: {html.escape(classes)}</div>"
         f"<div>shape: <b>{html.escape(sh.label)}</b> (mean span {sh.mean_span:.1f} tokens) · word start "
-        f"{sh.word_start:.0%} · first token only {sh.first_token_only:.0%} · line start {sh.line_start:.0%}</div>"
+        f"{sh.word_start:.0%} · first token only {sh.first_token_only:.0%} · line start {sh.line_start:.0%} · "
+        f"sentence start {sh.sentence_start:.0%} · all-caps word {sh.all_caps:.0%}</div>"
     )
     tests = ""
     if evidence.tests:

@@ -996,7 +996,8 @@ def test_a_peak_token_that_is_a_piece_of_a_word_is_generalised_and_substituted_a
     """All-caps words split into pieces ('ZIP_STOR' + 'ED'): the generalizer is shown the whole words, and a
     substitution replaces the whole word, so 'MAX_SIZE' in place of 'ZIP_STORED' tests the class, not
     'ZIP_STORMAX_SIZE'."""
-    from sage_nb.agent.substitutions import peak_words, substituted, word_span
+    from sage_nb.agent.substitutions import peak_words, substituted
+    from sage_nb.core.text import word_span
 
     _, fd = planted_feature_data(planted, "all_caps", CAPS_CORPUS)
     ex = max(fd.top, key=lambda e: e.max_act)

@@ -89,3 +89,22 @@ def test_on_the_planted_digit_feature_it_names_the_concept(planted, digit):
     candidate = TopTokensExplainer().explain(digit)
     assert planted.feature("digit").matches(" ".join([candidate.description, *candidate.labels]))
     assert all(label.isdigit() for label in candidate.labels[:-1]) and candidate.labels[-1] == "a digit"
+
+
+@pytest.mark.parametrize("name", ["all_caps", "sentence_start"])
+def test_on_planted_word_shape_features_it_names_the_shape(planted, name):
+    """All-caps pieces ('ED' of 'ZIP_STORED') and sentence-initial words are named by their shape, which the
+    planted rule is about, rather than as 'a capitalised word'."""
+    from scripted import planted_feature_data
+
+    corpus = [
+        "mode = ZIP_STORED if small else ZIP_DEFLATED\n",
+        "if level == LOGGING_LEVEL:\n    return MAX_SIZE\n",
+        "The flag is SEEK_CUR here. Then it moves. After that, READ_ONLY is set.\n",
+        "It failed. The parser stopped. Nothing was read. Every line was kept.\n",
+        "We met Anna in Paris. She said Rome was warm. Later we left.\n",
+    ]
+    _, fd = planted_feature_data(planted, name, corpus)
+    candidate = TopTokensExplainer().explain(fd)
+    assert planted.feature(name).matches(" ".join([candidate.description, *candidate.labels]))
+    assert "a capitalised word" not in candidate.labels
