@@ -59,6 +59,7 @@ from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import HIGH_FRACTION, Evidence, TestEvidence, feature_scale, level_of, looks_like_code
 from sage_nb.explainers.top_tokens import CLASS_PHRASES, TopTokensExplainer
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
+from sage_nb.llm.parsing import reply_token_bound
 
 if TYPE_CHECKING:  # the protocol only types arguments; importing it would load torch
     from sage_nb.targets.base import FeatureTarget
@@ -74,6 +75,10 @@ SMALL_MODEL_SAMPLES = 3
 DESIGNERS = ("llm", "random")
 
 StepCallback = Callable[[RunState], None]
+
+#: An accepted class is refuted by its breadth test when at least this many (and at least half) of its further
+#: members stay silent in the peaks' place (:meth:`SageLoop._check_breadth`).
+BREADTH_SILENT = 3
 
 
 @dataclass
@@ -251,24 +256,35 @@ class SageLoop:
 
     # -- LLM calls ------------------------------------------------------------------------------------------------
     def _request(
-        self, role: str, messages: list[dict[str, str]], attempt: int = 0, sampled: bool = False
+        self,
+        role: str,
+        messages: list[dict[str, str]],
+        attempt: int = 0,
+        sampled: bool = False,
+        schema: type[BaseModel] | None = None,
     ) -> LLMRequest[Any]:
-        """The request for one call. Retries and pooled samples are sampled (one seed per attempt, so the samples
-        of one attempt share a batch; their messages differ)."""
+        """The request for one call (``schema``: in place of the role's own). Retries and pooled samples are sampled
+        (one seed per attempt, so the samples of one attempt share a batch; their messages differ)."""
         cfg = self.config
         varied = attempt > 0 or sampled
+        own = prompts.schema_for(role, cfg.causal)
+        budget = prompts.reply_tokens(role, cfg.causal) if schema is None else reply_token_bound(schema) or None
         return LLMRequest(
             messages=messages,
-            schema=prompts.schema_for(role, cfg.causal),
+            schema=schema or own,
             role=role,
             feature=str(self.state.feature),
             temperature=SAMPLE_TEMPERATURE if varied else cfg.temperature,
             seed=cfg.seed + 100 * attempt if varied or cfg.temperature else None,
-            max_tokens=cfg.max_tokens or prompts.reply_tokens(role, cfg.causal),
+            max_tokens=cfg.max_tokens or budget,
         )
 
     def _call_many(
-        self, role: str, conversations: list[list[dict[str, str]]], sampled: bool = False
+        self,
+        role: str,
+        conversations: list[list[dict[str, str]]],
+        sampled: bool = False,
+        schema: type[BaseModel] | None = None,
     ) -> list[LLMResult[Any]]:
         """One call per conversation (batched), retrying failures up to ``bounds.retries`` times within budget."""
         results: list[LLMResult[Any] | None] = [None] * len(conversations)
@@ -276,7 +292,9 @@ class SageLoop:
         for attempt in range(self.bounds.retries + 1):
             if not todo or (attempt and over_budget(self.state, self.bounds, len(todo))):
                 break
-            got = self.llm.complete_many([self._request(role, conversations[i], attempt, sampled) for i in todo])
+            got = self.llm.complete_many(
+                [self._request(role, conversations[i], attempt, sampled, schema) for i in todo]
+            )
             for i, result in zip(todo, got, strict=True):
                 self._count(result)
                 results[i] = result
@@ -575,6 +593,55 @@ class SageLoop:
         if found is not None:
             s.hypotheses.append(self._class_hypothesis(f"H{len(s.hypotheses) + 1}", seen, *found))
 
+    def _check_breadth(self, h: Hypothesis) -> None:
+        """Test the breadth of the accepted class ``h``: its first members are the generalizer's most typical ones
+        ('hour', 'minute', 'day' for 'time words'), so one more call asks, showing the class name alone, for many
+        members as varied as the class allows, and each new one is put in the peaks' place (no designer call).
+        Members that stay silent refute the class, as in its first tests, and the generalizer is asked for a
+        narrower one told which fired (:meth:`_reclass`), when at least :data:`BREADTH_SILENT` and at least half of
+        them stayed silent: a varied list holds the generalizer's mistakes too (the 1.5B gave '<>' and '><>' for
+        'comparison operators'), a majority of silent members is the class's breadth. Once per run, for the first
+        class accepted."""
+        s = self.state
+        if any(x.breadth_checked for x in s.hypotheses) or over_budget(s, self.bounds, 2):
+            return
+        h.breadth_checked = True
+        messages = prompts.class_breadth_messages(h.class_name)
+        (result,) = self._call_many("generalizer", [messages], schema=prompts.BreadthReply)
+        if not result.ok:
+            self._turn("generalizer", messages, result, h.id, decision="breadth not tested: the generalizer failed")
+            return
+        seen = [t for t in h.tokens if t not in h.members]
+        have = {t.casefold() for t in h.tokens} | prompts.generalizer_prompt_words()
+        member = kind_member(h.class_name)
+        new = [in_case_of(seen, m) for m in _new_words(result.parsed.members, have)]
+        placed = member_texts(self.fd, seen, [m for m in new if member is None or member(m)], s.scale)
+        if not placed:
+            decision = f"breadth not tested: no new member of '{h.class_name}' to put in the peaks' place"
+            self._turn("generalizer", messages, result, h.id, decision=decision)
+            return
+        rows = self._measure([text for _, text in placed])
+        measured = measurements(rows, ["high"] * len(rows), s.scale, "substitutions", max(h.rounds - 1, h.since))
+        fired = [m for (m, _), x in zip(placed, measured, strict=True) if x.level == "high"]
+        silent = [m for (m, _), x in zip(placed, measured, strict=True) if x.level == "low"]
+        said = prompts.measured_members(fired, silent) or "fired on none and stayed silent on none of them"
+        decision = f"breadth of '{h.class_name}' tested on {len(placed)} more members: the feature {said}; "
+        broader = len(silent) >= max(BREADTH_SILENT, len(placed) / 2)
+        # a class that stands keeps the members that fired; a few silent ones stay in this turn's record
+        kept = [(m, x) for (m, _), x in zip(placed, measured, strict=True) if broader or x.level != "low"]
+        h.members += [m for m, _ in kept]
+        h.tests += [x for _, x in kept]
+        if broader:
+            h.status = "refuted"
+            h.reason = f"members of '{h.class_name}' stayed silent in the peaks' place ({', '.join(map(repr, silent))})"
+            decision += "refuted"
+        else:
+            few = f" (fewer than {BREADTH_SILENT} or half silent: not counted against it)" if silent else ""
+            decision += f"it stands{few}"
+        self._turn("generalizer", messages, result, h.id, measured=measured, decision=decision)
+        if broader:
+            self._reclass(h)
+
     def _design(self) -> None:
         s, b = self.state, self.bounds
         pending = needs_design(s, b)
@@ -811,6 +878,8 @@ class SageLoop:
         for h in hyps:
             if self.config.generalize and h.class_name and h.status == "refuted":
                 self._reclass(h)  # a refuted class asks for a narrower one, tested in the next round
+            elif self.config.generalize and h.class_name and h.status == "accepted" and not h.history:
+                self._check_breadth(h)  # an accepted class is tested on more members, as varied as it allows
         s.pending = []
         s.phase = after_analysis(s, b)
 

@@ -62,6 +62,16 @@ class GeneralizerReply(BaseModel):
     non_members: list[Word] = Field(min_length=2, max_length=MAX_LIST)
 
 
+#: Members asked for when an accepted class's breadth is tested (:func:`class_breadth_messages`).
+BREADTH_MEMBERS = 12
+
+
+class BreadthReply(BaseModel):
+    """More members of an accepted class, as varied as it allows."""
+
+    members: list[Word] = Field(min_length=2, max_length=BREADTH_MEMBERS)
+
+
 class DesignedTest(BaseModel):
     text: TestText
     expect: Expect
@@ -430,6 +440,16 @@ def reclass_messages(
         f"Name a narrower class: it must hold {named}{' and the members that fired' if fired else ''}, and not "
         "the members that stayed silent. new_members: tokens of the narrower class not yet tested. non_members: "
         "tokens of another kind that could stand in the same place."
+    )
+    return [_system("generalizer"), {"role": "user", "content": user}]
+
+
+def class_breadth_messages(name: str) -> list[dict[str, str]]:
+    """The generalizer's messages when the class ``name`` held on its first members: the name alone, and a request
+    for many members, as varied as the class allows, so that its breadth is tested too."""
+    user = (
+        f"The class is '{name}'. members: {BREADTH_MEMBERS} different tokens of that class, as varied as the class "
+        "allows."
     )
     return [_system("generalizer"), {"role": "user", "content": user}]
 

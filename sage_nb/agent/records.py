@@ -114,6 +114,9 @@ class Hypothesis:
     members: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
     class_name: str = ""  # the class a class hypothesis names (e.g. 'degree adverbs')
+    #: An accepted class whose breadth was tested: more of its members, as varied as the class allows, were put in
+    #: the peaks' place (:meth:`~sage_nb.agent.loop.SageLoop._check_breadth`).
+    breadth_checked: bool = False
 
     @property
     def substitutes(self) -> bool:

@@ -9,7 +9,7 @@ import re
 import pytest
 from scripted import HOSTILE, WEEKDAY_TESTS, ScriptedLLM, planted_feature_data, truthful, with_role
 
-from sage_nb.agent import AgentConfig, Bounds, SageLoop, explain, explain_features, load_run
+from sage_nb.agent import AgentConfig, Bounds, SageLoop, explain, explain_features, load_run, prompts
 from sage_nb.agent.loop import SMALL_MODEL_SAMPLES, computed_candidate
 from sage_nb.agent.prompts import COMPUTED_ANGLE
 from sage_nb.agent.results import RESULT_FILES, run_dir
@@ -568,6 +568,16 @@ def test_the_sage_loop_answers_the_explainer_protocol(planted, weekday, tmp_path
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
+def class_turns(state) -> list:
+    """The generalizer's turns that proposed a class, without those that tested an accepted class's breadth
+    (:meth:`SageLoop._check_breadth`)."""
+    return [t for t in state.turns if t.role == "generalizer" and "breadth" not in t.decision]
+
+
+def breadth_turns(state) -> list:
+    return [t for t in state.turns if t.role == "generalizer" and "breadth" in t.decision]
+
+
 def generalizing(members, outside, name="weekday names"):
     """:func:`computed_aware`, whose generalizer names a class with ``members`` and non-members ``outside``."""
     return with_role(
@@ -589,7 +599,9 @@ def test_the_class_of_the_peak_tokens_is_tested_on_members_the_exemplars_never_s
     assert h1.computed and h2.angle == "the class of the peak tokens" and not h3.members
     assert h2.members == unseen and h2.outside == ["January", "table"]  # a seen token is not a new member
     assert "weekday names" in h2.claim and all(f"'{d}'" in h2.claim for d in unseen)
-    assert llm.calls.count("generalizer") == 1 and state.turns[1].role == "generalizer"
+    assert len(class_turns(state)) == 1 and state.turns[1].role == "generalizer"
+    (breadth,) = breadth_turns(state)  # the scripted reply is no list of members: the breadth is not tested
+    assert "breadth not tested: the generalizer failed" in breadth.decision and not breadth.measurements
     tests = [t for t in h2.tests if t.source == "substitutions"]
     assert tests and len({t.text for t in tests}) == len(tests)
     for member, outsider in zip(tests[::2], tests[1::2], strict=True):
@@ -648,7 +660,7 @@ def test_a_generalizer_that_copies_the_seen_tokens_is_asked_for_members_of_its_c
     policy = with_role(computed_aware, "generalizer", generalizer)
     state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
     h2 = state.hypotheses[1]
-    assert llm.calls.count("generalizer") == 2 and h2.class_name == "weekday names"
+    assert len(class_turns(state)) == 2 and h2.class_name == "weekday names"
     assert h2.members == unseen[:2] and h2.status == "accepted"
 
 
@@ -676,7 +688,7 @@ def test_a_refuted_class_asks_for_a_narrower_one_told_what_fired(planted, weekda
     assert "stayed silent on 'January'" in asked[1]  # the fixture's corpus holds one window for substitutions
     assert h3.class_name == "weekday names" and h3.members == unseen[1:2]  # a member already tested is dropped
     assert h3.status == "accepted" and any(t.source == "substitutions" for t in h3.tests)
-    assert llm.calls.count("generalizer") == 2  # the narrower class held: no further call
+    assert len(class_turns(state)) == 2  # the narrower class held: no further class asked for
 
     def same_again(role, messages, request):
         return {"class_name": "Calendar Words", "new_members": ["April", unseen[1]], "non_members": ["noon", "x"]} if (
@@ -701,6 +713,8 @@ def test_narrower_classes_are_asked_for_until_one_holds_at_most_max_classes(plan
     names = iter(["calendar words", "dates and days", "weekday names", "day words"])
 
     def generalizer(role, messages, request):
+        if request.schema is prompts.BreadthReply:  # the accepted class's breadth: more weekdays, which fire
+            return {"members": unseen[3:5]}
         name = next(names)
         members = ["January", "March"] if name != "weekday names" else unseen[:2]
         if name == "dates and days":
@@ -711,9 +725,67 @@ def test_narrower_classes_are_asked_for_until_one_holds_at_most_max_classes(plan
     bounds = Bounds(hypotheses=2, tests_per_turn=6, llm_calls=60)
     state, llm = run(planted, weekday, policy, bounds, computed_hypothesis=True, generalize=True)
     classes = [h for h in state.hypotheses if h.class_name]
-    assert MAX_CLASSES == 3 and len(classes) == 3 and llm.calls.count("generalizer") == 3
-    assert [h.status for h in classes] == ["refuted", "refuted", "accepted"]
+    assert MAX_CLASSES == 3 and len(classes) == 3 and len(class_turns(state)) == 3
+    assert [h.status for h in classes] == ["refuted", "refuted", "accepted"] and classes[2].breadth_checked
     assert classes[2].class_name == "weekday names"
+
+
+def test_an_accepted_class_is_tested_on_varied_members_and_a_silent_one_asks_for_a_narrower_class(planted, weekday):
+    """time_unit in the v9 run: 'time words' held, since every member the 1.5B listed first was a unit of time.
+    Asked for the class's members as varied as it allows, it listed 'morning', 'noon', ...: put in the peaks'
+    place they stay silent, so the class is refuted and a narrower one is asked for, told which fired."""
+    seen, unseen = seen_and_unseen_days(weekday)
+    asked = []
+
+    def generalizer(role, messages, request):
+        content = messages[-1]["content"]
+        asked.append(content)
+        if request.schema is prompts.BreadthReply:
+            return {"members": [unseen[2], "today", "Tomorrow", "yesterday", unseen[2]]}
+        if "was tested" in content:
+            return {"class_name": "weekday names", "new_members": unseen[3:5], "non_members": ["noon", "table"]}
+        return {"class_name": "day words", "new_members": unseen[:2], "non_members": ["noon", "table"]}
+
+    policy = with_role(computed_aware, "generalizer", generalizer)
+    bounds = Bounds(hypotheses=2, tests_per_turn=4, llm_calls=40)
+    state, llm = run(planted, weekday, policy, bounds, computed_hypothesis=True, generalize=True)
+    broad, narrow = state.hypotheses[1:]
+    assert asked[1] == prompts.class_breadth_messages("day words")[1]["content"]  # the class name alone
+    breadth = next(t for t in state.turns if "breadth of 'day words'" in t.decision)
+    # a repeated member is measured once; members take the seen tokens' case ('Today')
+    assert [m.level for m in breadth.measurements] == ["high", "low", "low", "low"]
+    assert f"fired on '{unseen[2]}' and stayed silent on 'Today', 'Tomorrow', 'Yesterday'; refuted" in breadth.decision
+    assert broad.class_name == "day words" and broad.status == "refuted" and broad.breadth_checked
+    assert "'Today', 'Tomorrow', 'Yesterday'" in broad.reason and {"Today", "Yesterday"} <= set(broad.members)
+    assert "stayed silent on 'Today', 'Tomorrow', 'Yesterday'" in asked[2]  # a narrower class is asked for
+    assert narrow.class_name == "weekday names" and narrow.status == "accepted" and not narrow.breadth_checked
+    assert llm.calls.count("generalizer") == 3  # the first class, its breadth, the narrower class: once per run
+
+    def all_fire(role, messages, request):  # a class as broad as the feature stands
+        if request.schema is prompts.BreadthReply:
+            return {"members": unseen[2:5]}
+        return {"class_name": "weekday names", "new_members": unseen[:2], "non_members": ["noon", "table"]}
+
+    policy = with_role(computed_aware, "generalizer", all_fire)
+    state, _ = run(planted, weekday, policy, bounds, computed_hypothesis=True, generalize=True)
+    h2 = state.hypotheses[1]
+    assert [h.class_name for h in state.hypotheses if h.class_name] == ["weekday names"]
+    assert h2.status == "accepted" and h2.breadth_checked and set(unseen[2:5]) <= set(h2.members)
+    (turn,) = breadth_turns(state)
+    assert "it stands" in turn.decision and all(m.level == "high" for m in turn.measurements)
+
+    def a_few_silent(role, messages, request):  # the 1.5B's '<>' for 'comparison operators': a mistake, not breadth
+        if request.schema is prompts.BreadthReply:
+            return {"members": [unseen[2], unseen[3], "today", "noon"]}
+        return all_fire(role, messages, request)
+
+    policy = with_role(computed_aware, "generalizer", a_few_silent)
+    state, _ = run(planted, weekday, policy, bounds, computed_hypothesis=True, generalize=True)
+    h2 = state.hypotheses[1]
+    (turn,) = breadth_turns(state)
+    assert [m.level for m in turn.measurements] == ["high", "high", "low", "low"]
+    assert "stayed silent on 'Today', 'Noon'; it stands (fewer than 3 or half silent" in turn.decision
+    assert h2.status == "accepted" and "Today" not in h2.members and unseen[3] in h2.members
 
 
 def test_a_class_name_that_names_no_class_is_asked_for_again_told_why(planted, weekday):
@@ -744,7 +816,7 @@ def test_a_class_name_that_names_no_class_is_asked_for_again_told_why(planted, w
     policy = with_role(computed_aware, "generalizer", renamed_with_seen_members)
     state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
     decisions = [t.decision for t in state.turns if t.role == "generalizer"]
-    assert llm.calls.count("generalizer") == 3 and "members of 'weekday names' alone" in decisions[1]
+    assert len(class_turns(state)) == 3 and "members of 'weekday names' alone" in decisions[1]
     assert state.hypotheses[1].class_name == "weekday names" and state.hypotheses[1].members == unseen[:2]
 
     def two_problems(role, messages, request):  # sentence_start in the v6 run: 'whole word', then 'keyword'
@@ -756,10 +828,10 @@ def test_a_class_name_that_names_no_class_is_asked_for_again_told_why(planted, w
     policy = with_role(computed_aware, "generalizer", two_problems)
     state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
     decisions = [t.decision for t in state.turns if t.role == "generalizer"]
-    assert llm.calls.count("generalizer") == 3 and "'keyword' names no class: it names a bare kind" in decisions[1]
+    assert len(class_turns(state)) == 3 and "'keyword' names no class: it names a bare kind" in decisions[1]
     # a bare kind's members are measured before it is asked again; none stayed silent, so the request is as before
     assert f"its members in the peaks' place: the feature fired on '{unseen[0]}'" in decisions[1]
-    assert "stayed silent" not in asked[-1]
+    assert "stayed silent" not in asked[2]
     assert state.hypotheses[1].class_name == "weekday names"
 
     from sage_nb.agent.states import CLASS_CALLS
@@ -797,7 +869,7 @@ def test_a_bare_keyword_for_python_keywords_in_code_is_tested_as_python_keywords
     state = loop.run()
     h2 = state.hypotheses[1]
     assert h2.class_name == "Python keywords" and h2.members == ["while", "yield"] and h2.outside == ["banana", "table"]
-    (turn,) = [t for t in state.turns if t.role == "generalizer"]
+    (turn,) = class_turns(state)
     assert "'keyword', qualified by the evidence" in turn.decision
     assert h2.status == "accepted"
     # the v8 run: every non-member it offered was a Python keyword; words of the mined windows stand in
@@ -807,7 +879,7 @@ def test_a_bare_keyword_for_python_keywords_in_code_is_tested_as_python_keywords
     state = loop.run()
     h2 = state.hypotheses[1]
     assert h2.class_name == "Python keywords" and len(h2.outside) == 2 and h2.status == "accepted"
-    (turn,) = [t for t in state.turns if t.role == "generalizer"]
+    (turn,) = class_turns(state)
     assert "every seen token is one; its non-members are words of the mined windows) proposed" in turn.decision
     window_words = " ".join(corpus)
     assert all(w.isidentifier() and w in window_words and not keyword.iskeyword(w) for w in h2.outside)
@@ -845,7 +917,7 @@ def test_a_bare_kind_is_measured_and_renamed_from_what_fired_then_tested_against
     assert "'punctuation' names no class" in first.decision
     assert len(first.measurements) == 3 and all(m.source == "substitutions" for m in first.measurements)
     assert [m.level for m in first.measurements] == ["low", "low", "high"]  # '(', '[' and ']' in a peak's place
-    assert "stayed silent on '(', '['" in asked[1] and "fired on ']'" in asked[1] and len(asked) == 2
+    assert "stayed silent on '(', '['" in asked[1] and "fired on ']'" in asked[1] and len(class_turns(state)) == 2
     h2 = state.hypotheses[1]
     assert h2.class_name == "closing brackets" and h2.outside == ["(", "["] and h2.status == "accepted"
 
@@ -865,7 +937,7 @@ def test_with_two_slots_the_class_takes_the_second_and_no_explainer_call_is_made
     policy = generalizing(unseen[:2], ["noon", "table"])
     state, llm = run(planted, weekday, policy, Bounds(hypotheses=2), computed_hypothesis=True, generalize=True)
     assert [h.id for h in state.hypotheses] == ["H1", "H2"] and state.hypotheses[1].members == unseen[:2]
-    assert "explainer" not in llm.calls and llm.calls.count("generalizer") == 1
+    assert "explainer" not in llm.calls and len(class_turns(state)) == 1
 
 
 def test_a_synthesis_that_drops_an_accepted_class_is_replaced_by_the_accepted_claims(planted, weekday):
