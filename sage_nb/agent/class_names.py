@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 
 from sage_nb.evidence import CLASSES
@@ -30,6 +31,8 @@ GENERIC_KINDS = frozenset(
 QUALIFIED_KINDS: dict[str, tuple[str, Callable[[str], bool]]] = {"keyword": ("Python keywords", keyword.iskeyword)}
 #: Share of a feature's top exemplars that must look like code for a bare kind to be qualified.
 CODE_SHARE = 0.5
+#: Unicode categories of brackets, and the class a bare kind of punctuation names when every seen token holds one.
+BRACKET_KINDS = {"Pe": "closing brackets", "Ps": "opening brackets"}
 
 
 def _singular(word: str) -> str:
@@ -84,24 +87,43 @@ def names_shape(name: str, shape: str) -> bool:
     return bool(words) and all(w in SHAPE_WORDS.get(shape, ()) for w in words)
 
 
+def holds_category(category: str) -> Callable[[str], bool]:
+    """Whether a token holds a character of the Unicode ``category`` ('Pe': a closing bracket)."""
+    return lambda token: any(unicodedata.category(c) == category for c in token.strip())
+
+
+def _qualified() -> list[tuple[str, Callable[[str], bool]]]:
+    """Every kind the evidence can check: (qualified name, membership test)."""
+    return [*QUALIFIED_KINDS.values(), *((kind, holds_category(c)) for c, kind in BRACKET_KINDS.items())]
+
+
 def qualified_kind(name: str, seen: Sequence[str], code_share: float) -> tuple[str, Callable[[str], bool]] | None:
     """The class a bare kind ``name`` names once the evidence qualifies it, and the test of its members; None when
     it cannot be qualified. 'keyword' for ``seen`` tokens that are all Python keywords, in exemplars of which at least
-    :data:`CODE_SHARE` look like code (``code_share``), is 'Python keywords': the tokens say which language."""
+    :data:`CODE_SHARE` look like code (``code_share``), is 'Python keywords': the tokens say which language. A bare
+    kind of punctuation ('punctuation', 'special characters') for seen tokens that all hold a character of one
+    :data:`BRACKET_KINDS` category is that kind of bracket: ')', '])' and ')),' are closing brackets."""
     words = _kind_words(name)
     tokens = [t.strip() for t in seen if t.strip()]
-    if len(words) != 1 or words[0] not in QUALIFIED_KINDS or not tokens or code_share < CODE_SHARE:
+    if not words or not tokens:
         return None
-    qualified, member = QUALIFIED_KINDS[words[0]]
-    return (qualified, member) if all(member(t) for t in tokens) else None
+    if len(words) == 1 and words[0] in QUALIFIED_KINDS and code_share >= CODE_SHARE:
+        qualified, member = QUALIFIED_KINDS[words[0]]
+        return (qualified, member) if all(member(t) for t in tokens) else None
+    if all(w in SHAPE_WORDS["punctuation"] for w in words):
+        for category, qualified in BRACKET_KINDS.items():
+            member = holds_category(category)
+            if all(member(t) for t in tokens):
+                return qualified, member
+    return None
 
 
 def kind_member(name: str) -> Callable[[str], bool] | None:
     """The membership test of a class named as one of the kinds the evidence can check (the qualified names of
-    :data:`QUALIFIED_KINDS`, e.g. 'Python keywords'), or None for any other name: a keyword listed as a non-member of
-    'Python keywords' is no control for it, whoever named the class."""
+    :data:`QUALIFIED_KINDS` and :data:`BRACKET_KINDS`, e.g. 'Python keywords'), or None for any other name: a keyword
+    listed as a non-member of 'Python keywords' is no control for it, whoever named the class."""
     words = _kind_words(name)
-    for qualified, member in QUALIFIED_KINDS.values():
+    for qualified, member in _qualified():
         if words == _words(qualified):
             return member
     return None
@@ -109,6 +131,7 @@ def kind_member(name: str) -> Callable[[str], bool] | None:
 
 __all__ = [
     "BARE_KIND",
+    "BRACKET_KINDS",
     "CODE_SHARE",
     "GENERIC_KINDS",
     "IDENTIFIER",
@@ -116,6 +139,7 @@ __all__ = [
     "QUALIFIED_KINDS",
     "SHAPE_WORDS",
     "class_name_problem",
+    "holds_category",
     "kind_member",
     "names_shape",
     "qualified_kind",

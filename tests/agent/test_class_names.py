@@ -56,14 +56,24 @@ def test_a_bare_keyword_is_qualified_when_every_seen_token_is_a_python_keyword_i
     assert qualified == "Python keywords" and member("while") and not member("function")
 
 
+@pytest.mark.parametrize("name", ["punctuation", "special characters", "symbols"])
+def test_a_bare_kind_of_punctuation_is_qualified_by_the_brackets_every_seen_token_holds(name):
+    """closing_bracket in the v8 and v9 runs: the 1.5B named ')', '])', ')),' 'punctuation', then 'special
+    characters'. Every one holds a closing bracket (Unicode category Pe), in code or not."""
+    qualified, member = qualified_kind(name, [")", " ])", ")),"], code_share=0.0)
+    assert qualified == "closing brackets" and member("]") and member("}") and not member("(") and not member(",")
+    assert qualified_kind(name, ["(", "[["], code_share=0.0)[0] == "opening brackets"
+    assert kind_member("Closing brackets")(")") and not kind_member("closing brackets")("(")
+
+
 @pytest.mark.parametrize(
     ("name", "seen", "code_share"),
-    [("keyword", ["return", "Return"], 0.6), ("keyword", ["return", "class"], 0.2), ("punctuation", [")"], 1.0),
-     ("keyword", [], 1.0), ("control flow keywords", ["return"], 1.0)],
+    [("keyword", ["return", "Return"], 0.6), ("keyword", ["return", "class"], 0.2), ("punctuation", [")", "("], 1.0),
+     ("punctuation", ["==", "!="], 1.0), ("keyword", [], 1.0), ("control flow keywords", ["return"], 1.0)],
 )  # fmt: skip
 def test_a_kind_the_evidence_cannot_qualify_is_left_alone(name, seen, code_share):
-    """'Return' is no Python keyword (case-sensitive); 'and' or 'for' in prose say no language; a qualified name
-    ('control flow keywords') is not a bare kind."""
+    """'Return' is no Python keyword (case-sensitive); 'and' or 'for' in prose say no language; ')' and '(' are
+    brackets of two kinds, '==' none; a qualified name ('control flow keywords') is not a bare kind."""
     assert qualified_kind(name, seen, code_share) is None
 
 

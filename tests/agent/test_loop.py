@@ -892,14 +892,33 @@ def test_a_bare_keyword_for_python_keywords_in_code_is_tested_as_python_keywords
     assert h2.members == ["while"] and h2.outside == ["banana", "table"] and h2.status == "accepted"
 
 
-def test_a_bare_kind_is_measured_and_renamed_from_what_fired_then_tested_against_its_own_shape(planted):
-    """closing_bracket in the v8 run: 'punctuation', then 'symbol', each rejected as a bare kind. The bare kind's
-    members are put in the peaks' place first, and the generalizer is asked again told which fired (']') and which
-    stayed silent ('(', '['). Its narrower 'closing brackets' keeps '(' as a control: a bracket stands outside
-    'closing brackets', though a digit would not stand outside 'digits'."""
+def test_a_bare_kind_of_punctuation_for_closing_brackets_is_tested_as_closing_brackets(planted):
+    """closing_bracket in the v8 and v9 runs: 'punctuation', then 'special characters', each rejected as a bare
+    kind. Every seen token holds a closing bracket, so the loop tests 'closing brackets', keeping the members that
+    hold one (']', not '(' or '[')."""
     corpus = ["f(g(x), [1, 2])\n", "print(len(items))\n", "a = {'k': (1, 2)}\n", "if (x and (y or z)):\n",
               "call(a)(b)\n", *CORPUS_DIGITS]  # fmt: skip
     _, fd = planted_feature_data(planted, "closing_bracket", corpus)
+    seen = computed_candidate(fd)[2]
+    assert seen and all(")" in t for t in seen)
+    reply = {"class_name": "punctuation", "new_members": ["(", "[", "]"], "non_members": ["a", "1"]}
+    loop = SageLoop(planted, fd, ScriptedLLM(with_role(computed_aware, "generalizer", reply)),
+                    AgentConfig(Bounds(hypotheses=2), computed_hypothesis=True, generalize=True))  # fmt: skip
+    state = loop.run()
+    (first,) = class_turns(state)
+    assert "class 'closing brackets' (the generalizer's 'punctuation', qualified by the evidence" in first.decision
+    h2 = state.hypotheses[1]
+    assert h2.class_name == "closing brackets" and h2.members == ["]"] and h2.outside == ["a", "1"]
+    assert h2.status == "accepted"
+
+
+def test_a_bare_kind_is_measured_and_renamed_from_what_fired_then_tested_against_its_own_shape(planted):
+    """A bare kind the evidence cannot qualify ('punctuation' for '==', '!=', '>') is not tested, but its members
+    are put in the peaks' place first, and the generalizer is asked again told which fired ('+', '<') and which
+    stayed silent ('('). Its narrower 'comparison operators' keeps '(' as a control: a symbol stands outside
+    'comparison operators', though a digit would not stand outside 'digits'."""
+    corpus = ["if a == b:\n", "while x != y:\n", "z = p > q\n", "ok = m == n\n", "t = u != v\n", *CORPUS_DIGITS]
+    _, fd = planted_feature_data(planted, "binary_operator", corpus)
     seen = computed_candidate(fd)[2]
     assert seen and all(not any(c.isalnum() for c in t.strip()) for t in seen)
     asked = []
@@ -907,8 +926,8 @@ def test_a_bare_kind_is_measured_and_renamed_from_what_fired_then_tested_against
     def generalizer(role, messages, request):
         asked.append(messages[-1]["content"])
         if "stayed silent" in messages[-1]["content"]:
-            return {"class_name": "closing brackets", "new_members": ["]", "}"], "non_members": ["(", "["]}
-        return {"class_name": "punctuation", "new_members": ["(", "[", "]"], "non_members": ["a", "1"]}
+            return {"class_name": "comparison operators", "new_members": ["<", ">="], "non_members": ["(", "a"]}
+        return {"class_name": "punctuation", "new_members": ["+", "(", "<"], "non_members": ["a", "1"]}
 
     loop = SageLoop(planted, fd, ScriptedLLM(with_role(computed_aware, "generalizer", generalizer)),
                     AgentConfig(Bounds(hypotheses=2), computed_hypothesis=True, generalize=True))  # fmt: skip
@@ -916,10 +935,10 @@ def test_a_bare_kind_is_measured_and_renamed_from_what_fired_then_tested_against
     first = next(t for t in state.turns if t.role == "generalizer")
     assert "'punctuation' names no class" in first.decision
     assert len(first.measurements) == 3 and all(m.source == "substitutions" for m in first.measurements)
-    assert [m.level for m in first.measurements] == ["low", "low", "high"]  # '(', '[' and ']' in a peak's place
-    assert "stayed silent on '(', '['" in asked[1] and "fired on ']'" in asked[1] and len(class_turns(state)) == 2
+    assert [m.level for m in first.measurements] == ["high", "low", "high"]  # '+', '(' and '<' in a peak's place
+    assert "stayed silent on '('" in asked[1] and "fired on '+', '<'" in asked[1] and len(class_turns(state)) == 2
     h2 = state.hypotheses[1]
-    assert h2.class_name == "closing brackets" and h2.outside == ["(", "["] and h2.status == "accepted"
+    assert h2.class_name == "comparison operators" and "(" in h2.outside and h2.status == "accepted"
 
 
 def test_class_members_take_the_case_the_seen_tokens_share():
