@@ -8,6 +8,7 @@ killed at any point resumes from its last finished step. What a reply means is d
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -612,7 +613,9 @@ class SageLoop:
             self._turn("generalizer", messages, result, h.id, decision="breadth not tested: the generalizer failed")
             return
         seen = [t for t in h.tokens if t not in h.members]
-        have = {t.casefold() for t in h.tokens} | prompts.generalizer_prompt_words()
+        # the class's own words are no members of it ('constant' for 'constant', 'month' for 'month names')
+        named = {w.casefold() for w in re.findall(r"\w+", h.class_name)}
+        have = {t.casefold() for t in h.tokens} | prompts.generalizer_prompt_words() | named
         member = kind_member(h.class_name)
         new = [in_case_of(seen, m) for m in _new_words(result.parsed.members, have)]
         placed = member_texts(self.fd, seen, [m for m in new if member is None or member(m)], s.scale)

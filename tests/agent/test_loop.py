@@ -740,8 +740,8 @@ def test_an_accepted_class_is_tested_on_varied_members_and_a_silent_one_asks_for
     def generalizer(role, messages, request):
         content = messages[-1]["content"]
         asked.append(content)
-        if request.schema is prompts.BreadthReply:
-            return {"members": [unseen[2], "today", "Tomorrow", "yesterday", unseen[2]]}
+        if request.schema is prompts.BreadthReply:  # 'day' names the class: no member of it
+            return {"members": [unseen[2], "day", "today", "Tomorrow", "yesterday", unseen[2]]}
         if "was tested" in content:
             return {"class_name": "weekday names", "new_members": unseen[3:5], "non_members": ["noon", "table"]}
         return {"class_name": "day words", "new_members": unseen[:2], "non_members": ["noon", "table"]}
