@@ -76,15 +76,23 @@ class CachedBackend(LLMBackend):
         max_workers: int | None = None,
         raise_unavailable: bool = True,
     ) -> list[LLMResult[Any]]:
-        """Cached requests are answered from the file; the rest go to the inner backend in one batch."""
+        """Cached requests are answered from the file; the rest go to the inner backend in batches of
+        :meth:`chunk_size`, each written to the file as soon as it returns, so an interrupted call of many requests
+        keeps the answers it already had."""
         requests = list(requests)
         results: list[LLMResult[Any] | None] = [self._hit(r) for r in requests]
         todo = [i for i, r in enumerate(results) if r is None]
-        if todo:
+        size = self.chunk_size(max_workers)
+        for start in range(0, len(todo), size):
+            chunk = todo[start : start + size]
             fresh = self.inner.complete_many(
-                [requests[i] for i in todo], max_workers=max_workers, raise_unavailable=raise_unavailable
+                [requests[i] for i in chunk], max_workers=max_workers, raise_unavailable=raise_unavailable
             )
-            for i, result in zip(todo, fresh, strict=True):
+            for i, result in zip(chunk, fresh, strict=True):
                 self._store(requests[i], result)
                 results[i] = result
         return [r for r in results if r is not None]
+
+    def chunk_size(self, max_workers: int | None = None) -> int:
+        """Requests sent to the inner backend at once: as many as it batches or runs in parallel, at least one."""
+        return max(1, getattr(self.inner, "batch_size", 1) or 1, max_workers or self.inner.max_workers or 1)

@@ -86,3 +86,35 @@ def test_another_models_cached_answer_is_never_returned(tmp_path):
     assert result.parsed.word == "small" and cached.misses == 1 and cached.hits == 0
     again = CachedBackend(make_llm(f"replay:{small}"), path).complete("a word", Word, role="generator")
     assert again.parsed.word == "small"  # both answers are kept, each for its own model
+
+
+class Interrupted(Counting):
+    """Answers ``stop_after`` requests, then the session is interrupted (as by Ctrl-C)."""
+
+    def __init__(self, stop_after: int) -> None:
+        super().__init__()
+        self.max_workers = 1
+        self.stop_after = stop_after
+
+    def _turn(self, messages: list[Message], request: LLMRequest[Any]) -> Reply:
+        if self.calls == self.stop_after:
+            raise KeyboardInterrupt
+        return super()._turn(messages, request)
+
+
+def test_an_interrupted_batch_keeps_the_answers_it_had(tmp_path):
+    """A teacher stage sends all its features in one call of many requests: interrupted after three answers, the
+    next session asks only for the rest."""
+    path = tmp_path / "cache.jsonl"
+    requests = [LLMRequest(f"word {i}", Word, role="gen") for i in range(6)]
+    cached = CachedBackend(Interrupted(stop_after=3), path)
+    assert cached.chunk_size() == 1
+    try:
+        cached.complete_many(requests)
+    except KeyboardInterrupt:
+        pass
+    assert len(path.read_text().splitlines()) == 3
+    resumed = CachedBackend(Counting(), path)
+    results = resumed.complete_many(requests)
+    assert resumed.hits == 3 and resumed.inner.calls == 3 and all(r.ok for r in results)
+    assert [r.replayed for r in results] == [True] * 3 + [False] * 3
