@@ -59,8 +59,9 @@ CLASSES = (
     "whole word", "word start", "subword", "capitalised", "digit", "punctuation", "whitespace",
     "keyword", "in string", "in comment", "code",
 )  # fmt: skip
-#: Classes :func:`token_classes` also returns that refine 'capitalised': their shares are kept in :class:`Shape`.
-SHAPE_CLASSES = ("sentence start", "all caps")
+#: Classes :func:`token_classes` also returns that refine 'capitalised', and the :class:`Shape` field that keeps
+#: their share of the peaks.
+SHAPE_CLASSES = {"sentence start": "sentence_start", "all caps": "all_caps"}
 
 
 _SPACE_MARKS = (" ", "Ġ", "▁")  # leading-space marks of byte-level / sentencepiece tokenizers
@@ -461,7 +462,7 @@ class Evidence:
         after = _stats(((r.tokens[r.peak + 1], r.weight) for r in rows if r.peak + 1 < len(r.tokens)), scale)
         pairs = _stats(((f"{r.tokens[r.peak - 1]}⟦{r.tokens[r.peak]}⟧", r.weight) for r in rows if r.peak > 0), scale)
         classes: Counter[str] = Counter()
-        word_start = first_only = line_start = sentence_start = all_caps = 0
+        word_start = first_only = line_start = 0
         active, spans = [], []
         for r in rows:
             found = token_classes(r.tokens, r.peak)
@@ -471,8 +472,6 @@ class Evidence:
             word_start += starts_word
             first_only += starts_word and span == 1
             line_start += at_line_start(r.tokens, r.peak)
-            sentence_start += "sentence start" in found
-            all_caps += "all caps" in found
             cut = SPAN_FRACTION * r.acts[r.peak]
             active.append(sum(a >= cut for a in r.acts) / len(r.acts) if r.acts[r.peak] > 0 else 0.0)
             spans.append(span)
@@ -485,8 +484,7 @@ class Evidence:
             active_fraction=sum(active) / n if n else 0.0,
             mean_span=sum(spans) / n if n else 0.0,
             density=density,
-            sentence_start=sentence_start / n if n else 0.0,
-            all_caps=all_caps / n if n else 0.0,
+            **{field_: classes[c] / n if n else 0.0 for c, field_ in SHAPE_CLASSES.items()},
         )
         bands = [(label, exs) for label, exs in feature.quantiles if exs] if include_quantiles else []
         weakest = None

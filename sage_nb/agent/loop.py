@@ -60,7 +60,6 @@ from sage_nb.data.records import FeatureData, TokenActivations
 from sage_nb.evidence import HIGH_FRACTION, Evidence, TestEvidence, feature_scale, level_of, looks_like_code
 from sage_nb.explainers.top_tokens import CLASS_PHRASES, TopTokensExplainer
 from sage_nb.llm.base import LLMBackend, LLMRequest, LLMResult
-from sage_nb.llm.parsing import reply_token_bound
 
 if TYPE_CHECKING:  # the protocol only types arguments; importing it would load torch
     from sage_nb.targets.base import FeatureTarget
@@ -268,16 +267,15 @@ class SageLoop:
         (one seed per attempt, so the samples of one attempt share a batch; their messages differ)."""
         cfg = self.config
         varied = attempt > 0 or sampled
-        own = prompts.schema_for(role, cfg.causal)
-        budget = prompts.reply_tokens(role, cfg.causal) if schema is None else reply_token_bound(schema) or None
+        schema = schema or prompts.schema_for(role, cfg.causal)
         return LLMRequest(
             messages=messages,
-            schema=schema or own,
+            schema=schema,
             role=role,
             feature=str(self.state.feature),
             temperature=SAMPLE_TEMPERATURE if varied else cfg.temperature,
             seed=cfg.seed + 100 * attempt if varied or cfg.temperature else None,
-            max_tokens=cfg.max_tokens or budget,
+            max_tokens=cfg.max_tokens or prompts.reply_tokens(role, cfg.causal, schema),
         )
 
     def _call_many(
@@ -517,7 +515,8 @@ class SageLoop:
             measured: list[Measurement] = []
             if problem == BARE_KIND and members and problem not in told and attempt < CLASS_CALLS - 1:
                 # measured before it is asked again
-                contrast, measured = self._measure_members(seen, members)
+                placed = self._measure_members(seen, members)
+                contrast, measured = fired_and_silent(placed), [x for _, x in placed]
             if name.casefold() in gone:
                 name, why = "", f"the refuted class '{gone[name.casefold()]}' named again"
             elif problem:
@@ -559,17 +558,14 @@ class SageLoop:
         return None
 
     def _measure_members(
-        self, seen: Sequence[str], members: Sequence[str]
-    ) -> tuple[tuple[list[str], list[str]], list[Measurement]]:
-        """((members that fired, members that stayed silent), the measurements) with each of ``members`` in the
-        peaks' place of a mined window (:func:`~sage_nb.agent.substitutions.member_texts`); empty when no window
-        qualifies."""
+        self, seen: Sequence[str], members: Sequence[str], round_: int = 0
+    ) -> list[tuple[str, Measurement]]:
+        """(member, measurement) for each of ``members`` put in the peaks' place of a mined window
+        (:func:`~sage_nb.agent.substitutions.member_texts`), expected high; empty when no window qualifies."""
         placed = member_texts(self.fd, seen, members, self.state.scale)
         rows = self._measure([text for _, text in placed])
-        measured = measurements(rows, ["high"] * len(placed), self.state.scale, "substitutions")
-        fired = [m for (m, _), x in zip(placed, measured, strict=True) if x.level == "high"]
-        silent = [m for (m, _), x in zip(placed, measured, strict=True) if x.level == "low"]
-        return (fired, silent), measured
+        measured = measurements(rows, ["high"] * len(placed), self.state.scale, "substitutions", round_)
+        return [(m, x) for (m, _), x in zip(placed, measured, strict=True)]
 
     def _class_hypothesis(
         self, hid: str, seen: list[str], name: str, members: list[str], outside: list[str]
@@ -618,20 +614,18 @@ class SageLoop:
         have = {t.casefold() for t in h.tokens} | prompts.generalizer_prompt_words() | named
         member = kind_member(h.class_name)
         new = [in_case_of(seen, m) for m in _new_words(result.parsed.members, have)]
-        placed = member_texts(self.fd, seen, [m for m in new if member is None or member(m)], s.scale)
+        candidates = [m for m in new if member is None or member(m)]
+        placed = self._measure_members(seen, candidates, max(h.rounds - 1, h.since))
         if not placed:
             decision = f"breadth not tested: no new member of '{h.class_name}' to put in the peaks' place"
             self._turn("generalizer", messages, result, h.id, decision=decision)
             return
-        rows = self._measure([text for _, text in placed])
-        measured = measurements(rows, ["high"] * len(rows), s.scale, "substitutions", max(h.rounds - 1, h.since))
-        fired = [m for (m, _), x in zip(placed, measured, strict=True) if x.level == "high"]
-        silent = [m for (m, _), x in zip(placed, measured, strict=True) if x.level == "low"]
+        fired, silent = fired_and_silent(placed)
         said = prompts.measured_members(fired, silent) or "fired on none and stayed silent on none of them"
         decision = f"breadth of '{h.class_name}' tested on {len(placed)} more members: the feature {said}; "
         broader = len(silent) >= max(BREADTH_SILENT, len(placed) / 2)
         # a class that stands keeps the members that fired; a few silent ones stay in this turn's record
-        kept = [(m, x) for (m, _), x in zip(placed, measured, strict=True) if broader or x.level != "low"]
+        kept = [(m, x) for m, x in placed if broader or x.level != "low"]
         h.members += [m for m, _ in kept]
         h.tests += [x for _, x in kept]
         if broader:
@@ -641,7 +635,7 @@ class SageLoop:
         else:
             few = f" (fewer than {BREADTH_SILENT} or half silent: not counted against it)" if silent else ""
             decision += f"it stands{few}"
-        self._turn("generalizer", messages, result, h.id, measured=measured, decision=decision)
+        self._turn("generalizer", messages, result, h.id, measured=[x for _, x in placed], decision=decision)
         if broader:
             self._reclass(h)
 
@@ -972,6 +966,11 @@ def unfaithful(written: Explanation, hypotheses: Sequence[Hypothesis]) -> str | 
     if quotes_plain_frame(said):
         return "quotes a plain sentence of the context probe as a context"
     return None
+
+
+def fired_and_silent(placed: Sequence[tuple[str, Measurement]]) -> tuple[list[str], list[str]]:
+    """The members whose measurement in the peaks' place was high, and those whose was low."""
+    return [m for m, x in placed if x.level == "high"], [m for m, x in placed if x.level == "low"]
 
 
 def _class_of(reply: Any, seen: Sequence[str]) -> tuple[str, list[str], list[str]]:

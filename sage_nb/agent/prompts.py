@@ -188,10 +188,11 @@ def schema_for(role: str, causal: bool = False) -> type[BaseModel]:
     return CausalDesignerReply if causal and role == "designer" else SCHEMAS[role]
 
 
-def reply_tokens(role: str, causal: bool = False) -> int:
-    """The reply token budget of ``role``: room for a full reply at its schema's bounds, one token per character
-    (:func:`~sage_nb.llm.parsing.reply_token_bound`), so a schema-constrained reply is never cut off."""
-    bound = reply_token_bound(schema_for(role, causal))
+def reply_tokens(role: str, causal: bool = False, schema: type[BaseModel] | None = None) -> int:
+    """The reply token budget of ``role`` (or of ``schema``, asked of that role in place of its own): room for a
+    full reply at the schema's bounds, one token per character (:func:`~sage_nb.llm.parsing.reply_token_bound`), so
+    a schema-constrained reply is never cut off."""
+    bound = reply_token_bound(schema or schema_for(role, causal))
     if bound is None:
         raise ValueError(f"the {role} schema leaves a string or a list unbounded: bound it, or no budget fits")
     return bound

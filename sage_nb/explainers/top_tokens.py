@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from sage_nb.core.records import Candidate
 from sage_nb.core.text import token_label, token_phrase, whitespace_name
 from sage_nb.data.records import FeatureData
-from sage_nb.evidence import Evidence, feature_scale
+from sage_nb.evidence import SHAPE_CLASSES, Evidence, feature_scale
 from sage_nb.explainers.base import ExplainError
 
 #: The explainer name on the candidates this module returns.
@@ -66,10 +66,8 @@ SPREAD_PHRASES = {
 
 def class_share(evidence: Evidence, name: str) -> float:
     """The share of the analysed peaks in token class ``name`` (a key of :data:`CLASS_PHRASES`)."""
-    if name == "sentence start":
-        return evidence.shape.sentence_start
-    if name == "all caps":
-        return evidence.shape.all_caps
+    if name in SHAPE_CLASSES:
+        return getattr(evidence.shape, SHAPE_CLASSES[name])
     return evidence.classes.get(name, 0) / max(evidence.n_rows, 1)
 
 
