@@ -72,18 +72,18 @@ def computed_clause(evidence: Evidence, rewrite: str | None = None) -> str:
     """The computed sentence's first clause ("Fires on …"), as the committed explainer writes it (``None``) or
     rewritten (see the module docstring)."""
     if rewrite is None or rewrite == "wider":
-        explainer = TopTokensExplainer(coverage=0.9 if rewrite else TopTokensExplainer().coverage)
+        explainer = TopTokensExplainer(coverage=0.9) if rewrite else TopTokensExplainer()
         return explainer.from_evidence(evidence).description.split(";")[0].rstrip(".")
-    named = TopTokensExplainer().from_evidence(evidence).labels
-    merged: dict[str, list[float]] = {}
-    for stat in evidence.peak:  # the explainer's merge: tokens that read the same are one
-        entry = merged.setdefault(token_phrase(stat.token), [0.0, 0.0])
-        entry[0] += stat.mean_fraction * stat.count
-        entry[1] += stat.count
-    phrases = [p for label in named for p in merged if p.strip("'") == label]  # in the sentence's order
+    phrases = [phrase for phrase, _ in TopTokensExplainer().named_tokens(evidence)]
     if rewrite == "no_shares":
         return "Fires on " + ", ".join(phrases)
-    return "Fires on " + ", ".join(f"{p} (about {round(10 * merged[p][0] / merged[p][1])}/10)" for p in phrases)
+    return "Fires on " + ", ".join(f"{p} (about {round(10 * mean_fraction(evidence, p))}/10)" for p in phrases)
+
+
+def mean_fraction(evidence: Evidence, phrase: str) -> float:
+    """The mean peak activation (over the feature's scale) of the peak tokens that read as ``phrase``."""
+    stats = [stat for stat in evidence.peak if token_phrase(stat.token) == phrase]
+    return sum(stat.mean_fraction * stat.count for stat in stats) / sum(stat.count for stat in stats)
 
 
 def rewritten_candidates(
@@ -149,6 +149,9 @@ def main() -> None:
     parser.add_argument("--llm", default="local-capable", help="the reader (a make_llm spec that reads forced)")
     parser.add_argument("--contexts", type=int, default=2000, help="the runs' --contexts (their mined index)")
     args = parser.parse_args()
+    unknown = set(args.explainers.split(",")) - set(COMPUTED)
+    if unknown:
+        raise SystemExit(f"--explainers {', '.join(sorted(unknown))}: only {', '.join(COMPUTED)} hold the sentence")
     out, start = Path(args.out), time.time()
     out.mkdir(parents=True, exist_ok=True)
     names = [Path(run).name for run in args.runs]

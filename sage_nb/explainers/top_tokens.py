@@ -104,10 +104,8 @@ class TopTokensExplainer:
                 out.append(err)
         return out
 
-    def from_evidence(self, evidence: Evidence) -> Candidate:
-        """The sentence and labels for already computed evidence."""
-        if not evidence.peak:
-            raise ExplainError(evidence.feature, "the evidence holds no peak tokens", EXPLAINER)
+    def named_tokens(self, evidence: Evidence) -> list[tuple[str, float]]:
+        """The peak tokens the sentence names, as (phrase, share of the peak activation mass), largest first."""
         merged: dict[str, float] = {}  # ' mail' and 'mail' read the same: one entry, shares summed
         for stat in evidence.peak:
             merged[token_phrase(stat.token)] = merged.get(token_phrase(stat.token), 0.0) + stat.share
@@ -119,6 +117,13 @@ class TopTokensExplainer:
                 break
             chosen.append((phrase, share))
             covered += share
+        return chosen
+
+    def from_evidence(self, evidence: Evidence) -> Candidate:
+        """The sentence and labels for already computed evidence."""
+        if not evidence.peak:
+            raise ExplainError(evidence.feature, "the evidence holds no peak tokens", EXPLAINER)
+        chosen = self.named_tokens(evidence)
         listed = [
             f"{phrase} ({share:.0%}" + (" of the peak activation)" if not i else ")")
             for i, (phrase, share) in enumerate(chosen)
